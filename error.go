@@ -1,0 +1,81 @@
+// Package atrium holds Atrium's domain types, the service contracts that the
+// storage, HTTP and CLI layers implement or use, and the error codes that
+// every layer speaks.
+package atrium
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes are stable strings shown to API users; the HTTP layer maps each
+// to exactly one status code.
+const (
+	EINVALID         = "InvalidParameter"
+	ENOTFOUND        = "NotFound"
+	EFORBIDDEN       = "Forbidden"
+	EUNAUTHENTICATED = "Unauthenticated"
+	ECONFLICT        = "Conflict"
+	EUNAVAILABLE     = "Unavailable"
+	EINTERNAL        = "Internal"
+)
+
+// Error is an application error with a stable code. Field names the offending
+// input for EINVALID; Permission names the missing permission code for
+// EFORBIDDEN.
+type Error struct {
+	Code       string
+	Message    string
+	Field      string
+	Permission string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("atrium error: code=%s field=%s message=%s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("atrium error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an EINVALID error naming the field and the rule it broke.
+func FieldErrorf(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of an application error, EINTERNAL for any other
+// non-nil error and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of an application error; any other error
+// becomes "internal error" so internals never reach users.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// AsError returns the *Error in err's chain, or nil.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
