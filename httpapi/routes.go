@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"atrium"
+)
+
+var (
+	pageParams = []param{
+		{"pageSize", "items per page, 1–500 (default 50)"},
+		{"pageToken", "nextPageToken of the previous page"},
+	}
+)
+
+func params(groups ...[]param) []param {
+	var out []param
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// apiRoutes is the whole API: every route names its permission code, so the
+// authorizer, the operation log and the OpenAPI document follow from here.
+func (s *Server) apiRoutes() []*route {
+	const ws = "/api/v1/workspaces/{workspaceId}"
+	return []*route{
+		// Identity.
+		{method: "POST", path: "/api/v1/auth/tokens", code: "Token:CreateToken", status: http.StatusCreated, auth: authTokenOrBasic,
+			summary: "Mint an API token for the caller (HTTP Basic name:password or an existing token); the token is shown only in this response",
+			in:      CreateTokenRequest{}, out: CreatedToken{}, h: createToken},
+		{method: "GET", path: "/api/v1/auth/tokens", code: "Token:ListTokens", status: http.StatusOK, self: true,
+			summary: "List the caller's tokens (never the secrets)", out: List[*tokenView]{}, h: listTokens},
+		{method: "DELETE", path: "/api/v1/auth/tokens/{tokenId}", code: "Token:RevokeToken", status: http.StatusOK, self: true,
+			summary: "Revoke one of the caller's tokens", out: tokenView{}, h: revokeToken},
+		{method: "POST", path: "/api/v1/users", code: "User:CreateUser", status: http.StatusCreated,
+			summary: "Create a user (ResourceAdmin)", in: CreateUserRequest{}, out: userView{}, h: createUser},
+		{method: "GET", path: "/api/v1/users", code: "User:ListUsers", status: http.StatusOK,
+			summary: "List users (ResourceAdmin)", query: params([]param{{"name", "case-insensitive substring of name or display name"}}, pageParams),
+			out: List[*userView]{}, h: listUsers},
+		{method: "GET", path: "/api/v1/users/{userId}", code: "User:GetUser", status: http.StatusOK, self: true,
+			summary: "Read a user; 'me' is the caller", out: userView{}, h: getUser},
+		{method: "PUT", path: "/api/v1/users/{userId}", code: "User:UpdateUser", status: http.StatusOK,
+			summary: "Change a user's display name, email, password or disabled flag (ResourceAdmin)", in: UpdateUserRequest{}, out: userView{}, h: updateUser},
+		{method: "GET", path: "/api/v1/permissions", code: "Permission:ListPermissions", status: http.StatusOK,
+			summary: "The permission table: every permission code and which roles hold it on which targets", out: List[permissionView]{}, h: listPermissions},
+		{method: "GET", path: "/api/v1/default-workspace", code: "Workspace:GetDefaultWorkspace", status: http.StatusOK,
+			summary: "The caller's default workspace", out: DefaultWorkspace{}, h: getDefaultWorkspace},
+		{method: "PUT", path: "/api/v1/default-workspace", code: "Workspace:SetDefaultWorkspace", status: http.StatusOK,
+			summary: "Set the caller's default workspace (one they belong to)", in: DefaultWorkspace{}, out: DefaultWorkspace{}, h: setDefaultWorkspace},
+		{method: "GET", path: "/api/v1/operation-logs", code: "OperationLog:ListPlatformOperationLogs", status: http.StatusOK,
+			summary: "The platform-wide operation log (ResourceAdmin)",
+			query:   params([]param{{"workspaceId", "only this workspace"}, {"actorId", "only this user id"}, {"action", "only this permission code"}, {"result", "Succeeded, Denied or Failed"}}, pageParams),
+			out:     List[*operationLogView]{}, h: listPlatformOperationLogs},
+
+		// Workspaces.
+		{method: "POST", path: "/api/v1/workspaces", code: "Workspace:CreateWorkspace", status: http.StatusCreated,
+			summary: "Create a workspace; the caller becomes its WorkspaceOwner (ResourceAdmin)", in: CreateWorkspaceRequest{}, out: atrium.Workspace{}, h: createWorkspace},
+		{method: "GET", path: "/api/v1/workspaces", code: "Workspace:ListWorkspaces", status: http.StatusOK,
+			summary: "List the workspaces the caller belongs to (ResourceAdmin: all)",
+			query: params([]param{{"name", "case-insensitive substring of name or display name"}, {"status", "only this status"},
+				{"sortBy", "name (default) or createdAt"}, {"order", "asc (default) or desc"}, {"all", "ResourceAdmin: true lists every workspace (default), false only their own"}}, pageParams),
+			out: List[*atrium.Workspace]{}, h: listWorkspaces},
+		{method: "GET", path: ws, code: "Workspace:GetWorkspace", status: http.StatusOK,
+			summary: "Read a workspace", out: atrium.Workspace{}, h: getWorkspace},
+		{method: "PUT", path: ws, code: "Workspace:UpdateWorkspace", status: http.StatusOK,
+			summary: "Change a workspace's display name or description", in: UpdateWorkspaceRequest{}, out: atrium.Workspace{}, h: updateWorkspace},
+		{method: "DELETE", path: ws, code: "Workspace:DeleteWorkspace", status: http.StatusNoContent,
+			summary: "Delete a workspace with its members and roles (ResourceAdmin)", h: deleteWorkspace},
+
+		// Members.
+		{method: "POST", path: ws + "/members", code: "Workspace:CreateMember", status: http.StatusCreated,
+			summary: "Add users as members with roles (all or none)", in: AddMembersRequest{}, out: AddMembersResponse{}, h: addMembers},
+		{method: "GET", path: ws + "/members", code: "Workspace:ListMembers", status: http.StatusOK,
+			summary: "List members", query: params([]param{{"role", "only members holding this role"}, {"name", "case-insensitive substring of user name or display name"}}, pageParams),
+			out: List[*atrium.Member]{}, h: listMembers},
+		{method: "GET", path: ws + "/members/{memberId}", code: "Workspace:GetMember", status: http.StatusOK,
+			summary: "Read a member", out: atrium.Member{}, h: getMember},
+		{method: "DELETE", path: ws + "/members/{memberId}", code: "Workspace:DeleteMember", status: http.StatusNoContent,
+			summary: "Remove a member (not the last WorkspaceOwner)", h: deleteMember},
+		{method: "POST", path: ws + "/members/{memberId}/roles/{roleName}", code: "Workspace:CreateMemberRole", status: http.StatusOK,
+			summary: "Grant a member a role", out: atrium.Member{}, h: addMemberRole},
+		{method: "DELETE", path: ws + "/members/{memberId}/roles/{roleName}", code: "Workspace:DeleteMemberRole", status: http.StatusOK,
+			summary: "Revoke a member's role", out: atrium.Member{}, h: removeMemberRole},
+
+		// Roles.
+		{method: "GET", path: ws + "/roles", code: "Workspace:ListRoles", status: http.StatusOK,
+			summary: "List built-in and custom roles with their permission codes", out: List[*roleView]{}, h: listRoles},
+		{method: "POST", path: ws + "/roles", code: "Workspace:CreateRole", status: http.StatusCreated,
+			summary: "Create a custom role: a named set of permission codes ('Module:Action', optionally '@Own', '@Public' or '@OwnOrPublic')",
+			in:      RoleRequest{}, out: roleView{}, h: createRole},
+		{method: "GET", path: ws + "/roles/{roleName}", code: "Workspace:GetRole", status: http.StatusOK,
+			summary: "Read a role", out: roleView{}, h: getRole},
+		{method: "PUT", path: ws + "/roles/{roleName}", code: "Workspace:UpdateRole", status: http.StatusOK,
+			summary: "Change a custom role's description and permissions", in: RoleRequest{}, out: roleView{}, h: updateRole},
+		{method: "DELETE", path: ws + "/roles/{roleName}", code: "Workspace:DeleteRole", status: http.StatusNoContent,
+			summary: "Delete a custom role no member holds", h: deleteRole},
+
+		// Operation log.
+		{method: "GET", path: ws + "/operation-logs", code: "Workspace:ListOperationLogs", status: http.StatusOK,
+			summary: "The workspace's operation log, newest first",
+			query:   params([]param{{"actorId", "only this user id"}, {"action", "only this permission code"}, {"result", "Succeeded, Denied or Failed"}}, pageParams),
+			out:     List[*operationLogView]{}, h: listOperationLogs},
+	}
+}
