@@ -237,10 +237,10 @@ func (s *Server) wrap(rt *route) http.Handler {
 
 func (s *Server) serve(c *call) (any, error) {
 	rt := c.rt
-	if err := checkQuery(c.r, rt); err != nil {
+	if err := s.authenticate(c); err != nil {
 		return nil, err
 	}
-	if err := s.authenticate(c); err != nil {
+	if err := checkQuery(c.r, rt); err != nil {
 		return nil, err
 	}
 	c.sub = authz.Subject{UserID: c.user.ID, PlatformRoles: c.user.PlatformRoles}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"atrium"
+	"atrium/httpapi"
+	"atrium/secret"
+	"atrium/sqlstore"
+)
+
+type serveConfig struct {
+	addr        string
+	dataDir     string
+	databaseURL string
+	logFormat   string
+	logLevel    string
+}
+
+func newServeCmd() *cobra.Command {
+	cfg := serveConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Atrium server",
+		Long: `Run the Atrium server: the REST API under /api/v1, /healthz, /readyz and
+/metrics.
+
+By default the data lives in an embedded SQLite database in --data-dir; give
+--database-url postgres://… to use PostgreSQL instead. On the first start with
+an empty database Atrium creates the user 'admin' (platform role
+ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.addr, "addr", envOr("ATRIUM_ADDR", "127.0.0.1:8080"), "listen address (env ATRIUM_ADDR)")
+	addStoreFlags(f, &cfg.dataDir, &cfg.databaseURL)
+	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
+	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
+	return cmd
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: must be debug, info, warn or error")
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: must be text or json")
+}
+
+func serve(ctx context.Context, cfg serveConfig) error {
+	logger, err := newLogger(cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg.dataDir, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	logger.Info("database ready", "engine", db.Engine())
+
+	if err := bootstrap(ctx, db, cfg.dataDir, logger); err != nil {
+		return err
+	}
+
+	api := httpapi.NewServer(db, logger)
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	logger.Info("atrium listening", "addr", "http://"+ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openStore opens PostgreSQL when databaseURL says so, else SQLite in dataDir.
+func openStore(ctx context.Context, dataDir, databaseURL string, opts ...sqlstore.Option) (*sqlstore.DB, error) {
+	if databaseURL == "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--data-dir: %w", err)
+		}
+		databaseURL = filepath.Join(dataDir, "atrium.db")
+	} else if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") && !strings.HasPrefix(databaseURL, "sqlite:") {
+		return nil, fmt.Errorf("--database-url: must start with postgres://, postgresql:// or sqlite:")
+	}
+	db, err := sqlstore.Open(ctx, databaseURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// bootstrap creates the first user, admin (ResourceAdmin), with an API token
+// in <dataDir>/admin.token, when the database has no user yet. The token file
+// is written before the user is committed, so a crash in between leaves no
+// admin without a token; if another replica bootstrapped first, the file is
+// removed again.
+func bootstrap(ctx context.Context, db atrium.Store, dataDir string, logger *slog.Logger) error {
+	_, n, err := db.FindUsers(ctx, atrium.UserFilter{Limit: 1})
+	if err != nil || n > 0 {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	path := filepath.Join(dataDir, "admin.token")
+	plain := secret.NewToken()
+	if err := writeFileAtomic(path, []byte(plain+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	u := &atrium.User{Name: "admin", DisplayName: "Administrator", PlatformRoles: []string{atrium.RoleResourceAdmin}}
+	tok := &atrium.Token{Name: "bootstrap", Hash: secret.HashToken(plain)}
+	created, err := db.BootstrapAdmin(ctx, u, tok)
+	if err != nil || !created {
+		_ = os.Remove(path)
+		return err
+	}
+	logger.Info("created user admin (ResourceAdmin); its API token is in the file", "tokenFile", path)
+	return nil
+}
+
+// writeFileAtomic writes data to path through a synced temporary file and a
+// rename, so readers see the old file or the whole new one.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
