@@ -1,0 +1,38 @@
+# Atrium's make targets; `make help` lists them.
+GO ?= go
+PKGS ?= ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Run the server on 127.0.0.1:8080 with data in ./atrium-data
+	$(GO) run ./cmd/atrium serve
+
+.PHONY: build
+build: ## Build bin/atrium
+	$(GO) build -o bin/atrium ./cmd/atrium
+
+.PHONY: test
+test: ## Run every test (PostgreSQL tests too when ATRIUM_TEST_POSTGRES is set)
+	$(GO) test -count=1 $(PKGS)
+
+.PHONY: test-race
+test-race: ## Run every test with the race detector
+	$(GO) test -count=1 -race $(PKGS)
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+.PHONY: bench
+bench: ## Run the Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: ci
+ci: ## What CI runs: start PostgreSQL, then make test (needs root)
+	./.ci/run

@@ -1,0 +1,366 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"atrium"
+)
+
+// world is one fresh workspace with a member of every built-in role, a
+// spare member to act on, and an unused custom role.
+type world struct {
+	ws         *atrium.Workspace
+	victim     *atrium.Member
+	victimTok  string
+	subjects   map[string]*subject
+	otherToken string // id of a token that belongs to the victim
+}
+
+type subject struct {
+	name  string
+	role  string // built-in role held, "" for none
+	user  *atrium.User
+	token string
+	// spareTokenID is a token of the caller's own, minted for the revoke case.
+	spareTokenID string
+}
+
+// The callers of the matrix: one member per built-in role, a ResourceAdmin
+// who is not a member, and a user who is neither.
+var matrixSubjects = []struct{ name, role string }{
+	{"owner", atrium.RoleWorkspaceOwner},
+	{"wsadmin", atrium.RoleWorkspaceAdmin},
+	{"dev", atrium.RoleAlgoDeveloper},
+	{"op", atrium.RoleAlgoOperator},
+	{"label", atrium.RoleLabelManager},
+	{"guest", atrium.RoleWorkspaceGuest},
+	{"mc", atrium.RoleMaxComputeDeveloper},
+	{"resadmin", atrium.RoleResourceAdmin},
+	{"outsider", ""},
+}
+
+func (f *fixture) newWorld(t *testing.T, users map[string]*subject, n int) *world {
+	t.Helper()
+	ctx := context.Background()
+	ws := &atrium.Workspace{Name: fmt.Sprintf("matrix_%d", n), DisplayName: "m", EnvTypes: []string{"prod"}, Status: atrium.WorkspaceEnabled, Creator: users["owner"].user.ID}
+	if err := f.store.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	var ps []atrium.MemberParams
+	for _, s := range users {
+		if s.role != "" && s.role != atrium.RoleWorkspaceOwner && s.role != atrium.RoleResourceAdmin {
+			ps = append(ps, atrium.MemberParams{UserID: s.user.ID, Roles: []string{s.role}})
+		}
+	}
+	victim, victimTok := f.user(t, fmt.Sprintf("victim%d", n))
+	ps = append(ps, atrium.MemberParams{UserID: victim.ID, Roles: []string{atrium.RoleAlgoDeveloper, atrium.RoleLabelManager}})
+	ms, err := f.store.AddMembers(ctx, ws.ID, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.CreateRole(ctx, &atrium.Role{WorkspaceID: ws.ID, Name: "Reviewer", Permissions: []string{"Model:ApproveModelVersion"}}); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := f.store.FindTokens(ctx, victim.ID)
+	if err != nil || len(toks) != 1 {
+		t.Fatal(err, toks)
+	}
+	return &world{ws: ws, victim: ms[len(ms)-1], victimTok: victimTok, subjects: users, otherToken: toks[0].ID}
+}
+
+// matrixCase is one request in the matrix and the answer SPEC §2 demands.
+type matrixCase struct {
+	method, path string
+	name         string
+	body         func(w *world, s *subject) any
+	path_        func(w *world, s *subject) string
+	// want returns the expected status for subject s.
+	want func(s *subject) int
+}
+
+// Expectations written from SPEC §2, independently of the permission table.
+func isMember(s *subject) bool { return s.role != "" && s.role != atrium.RoleResourceAdmin }
+func isRA(s *subject) bool     { return s.role == atrium.RoleResourceAdmin }
+func isWSAdmin(s *subject) bool {
+	return s.role == atrium.RoleWorkspaceOwner || s.role == atrium.RoleWorkspaceAdmin
+}
+
+// "every member may read the workspace, its members, roles… and operation
+// log"; a non-member gets 404 (no existence leaks); ResourceAdmin sees all.
+func wsRead(ok int) func(*subject) int {
+	return func(s *subject) int {
+		if isMember(s) || isRA(s) {
+			return ok
+		}
+		return http.StatusNotFound
+	}
+}
+
+// "Only Owner/Admin update it, add/remove members and roles…"
+func wsManage(ok int) func(*subject) int {
+	return func(s *subject) int {
+		switch {
+		case isWSAdmin(s):
+			return ok
+		case isMember(s) || isRA(s):
+			return http.StatusForbidden
+		}
+		return http.StatusNotFound
+	}
+}
+
+// "Only ResourceAdmin creates or deletes workspaces" (and manages users).
+func raOnly(ok int) func(*subject) int {
+	return func(s *subject) int {
+		if isRA(s) {
+			return ok
+		}
+		if s.role == "" && ok == http.StatusNoContent {
+			return http.StatusNotFound // deleting a workspace one cannot see
+		}
+		return http.StatusForbidden
+	}
+}
+
+func anyone(ok int) func(*subject) int { return func(*subject) int { return ok } }
+
+func matrixCases() []matrixCase {
+	ws := func(suffix string) func(w *world, s *subject) string {
+		return func(w *world, s *subject) string {
+			p := "/api/v1/workspaces/" + w.ws.ID + suffix
+			return strings.ReplaceAll(p, "{memberId}", w.victim.ID)
+		}
+	}
+	fixed := func(p string) func(*world, *subject) string { return func(*world, *subject) string { return p } }
+	body := func(v any) func(*world, *subject) any { return func(*world, *subject) any { return v } }
+	return []matrixCase{
+		{method: "POST", path: "/api/v1/auth/tokens", path_: fixed("/api/v1/auth/tokens"), body: body(map[string]any{"name": "x"}), want: anyone(201)},
+		{method: "GET", path: "/api/v1/auth/tokens", path_: fixed("/api/v1/auth/tokens"), want: anyone(200)},
+		{method: "DELETE", path: "/api/v1/auth/tokens/{tokenId}", name: "own",
+			path_: func(w *world, s *subject) string {
+				return "/api/v1/auth/tokens/" + s.spareTokenID
+			}, want: anyone(200)},
+		{method: "DELETE", path: "/api/v1/auth/tokens/{tokenId}", name: "other's",
+			path_: func(w *world, s *subject) string { return "/api/v1/auth/tokens/" + w.otherToken }, want: anyone(404)},
+		{method: "POST", path: "/api/v1/users", path_: fixed("/api/v1/users"),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"name": "new-" + s.name + "-" + w.ws.Name[7:], "password": "long enough pw"}
+			}, want: raOnly(201)},
+		{method: "GET", path: "/api/v1/users", path_: fixed("/api/v1/users"), want: raOnly(200)},
+		{method: "GET", path: "/api/v1/users/{userId}", name: "me", path_: fixed("/api/v1/users/me"), want: anyone(200)},
+		{method: "GET", path: "/api/v1/users/{userId}", name: "other",
+			path_: func(w *world, s *subject) string { return "/api/v1/users/" + w.victim.UserID },
+			want: func(s *subject) int {
+				if isRA(s) {
+					return 200
+				}
+				return 404
+			}},
+		{method: "PUT", path: "/api/v1/users/{userId}", path_: func(w *world, s *subject) string { return "/api/v1/users/" + w.victim.UserID },
+			body: body(map[string]any{"displayName": "Victim"}), want: raOnly(200)},
+		{method: "GET", path: "/api/v1/permissions", path_: fixed("/api/v1/permissions"), want: anyone(200)},
+		{method: "GET", path: "/api/v1/default-workspace", path_: fixed("/api/v1/default-workspace"), want: anyone(200)},
+		{method: "PUT", path: "/api/v1/default-workspace", path_: fixed("/api/v1/default-workspace"),
+			body: func(w *world, s *subject) any { return map[string]any{"workspaceId": w.ws.ID} },
+			want: func(s *subject) int {
+				if isMember(s) {
+					return 200
+				}
+				return 400 // only a workspace one belongs to
+			}},
+		{method: "GET", path: "/api/v1/operation-logs", path_: fixed("/api/v1/operation-logs"), want: raOnly(200)},
+		{method: "POST", path: "/api/v1/workspaces", path_: fixed("/api/v1/workspaces"),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"name": "n_" + s.name + "_" + w.ws.Name[7:], "envTypes": []string{"prod"}}
+			}, want: raOnly(201)},
+		{method: "GET", path: "/api/v1/workspaces", path_: fixed("/api/v1/workspaces"), want: anyone(200)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}", path_: ws(""), want: wsRead(200)},
+		{method: "PUT", path: "/api/v1/workspaces/{workspaceId}", path_: ws(""), body: body(map[string]any{"description": "changed"}), want: wsManage(200)},
+		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}", path_: ws(""), want: raOnly(204)},
+		{method: "POST", path: "/api/v1/workspaces/{workspaceId}/members", path_: ws("/members"),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"members": []map[string]any{{"userId": w.subjects["outsider"].user.ID, "roles": []string{"WorkspaceGuest"}}}}
+			}, want: wsManage(201)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/members", path_: ws("/members"), want: wsRead(200)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/members/{memberId}", path_: ws("/members/{memberId}"), want: wsRead(200)},
+		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}/members/{memberId}", path_: ws("/members/{memberId}"), want: wsManage(204)},
+		{method: "POST", path: "/api/v1/workspaces/{workspaceId}/members/{memberId}/roles/{roleName}", path_: ws("/members/{memberId}/roles/AlgoOperator"), want: wsManage(200)},
+		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}/members/{memberId}/roles/{roleName}", path_: ws("/members/{memberId}/roles/LabelManager"), want: wsManage(200)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/roles", path_: ws("/roles"), want: wsRead(200)},
+		{method: "POST", path: "/api/v1/workspaces/{workspaceId}/roles", path_: ws("/roles"),
+			body: body(map[string]any{"name": "Stopper", "permissions": []string{"DLC:GetJob", "DLC:StopJob"}}), want: wsManage(201)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/roles/{roleName}", path_: ws("/roles/Reviewer"), want: wsRead(200)},
+		{method: "PUT", path: "/api/v1/workspaces/{workspaceId}/roles/{roleName}", path_: ws("/roles/Reviewer"),
+			body: body(map[string]any{"permissions": []string{"Model:GetModel", "Model:ApproveModelVersion"}}), want: wsManage(200)},
+		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}/roles/{roleName}", path_: ws("/roles/Reviewer"), want: wsManage(204)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/operation-logs", path_: ws("/operation-logs"), want: wsRead(200)},
+	}
+}
+
+// TestPermissionMatrix sends every route as every kind of caller and checks
+// the answer against SPEC §2. It also fails when a route has no case, so new
+// endpoints must join the matrix.
+func TestPermissionMatrix(t *testing.T) {
+	f := setup(t)
+	users := map[string]*subject{}
+	for _, ms := range matrixSubjects {
+		var roles []string
+		if ms.role == atrium.RoleResourceAdmin {
+			roles = []string{ms.role}
+		}
+		u, tok := f.user(t, ms.name, roles...)
+		users[ms.name] = &subject{name: ms.name, role: ms.role, user: u, token: tok}
+	}
+
+	covered := map[string]bool{}
+	n := 0
+	for _, mc := range matrixCases() {
+		covered[mc.method+" "+mc.path] = true
+		for _, ms := range matrixSubjects {
+			s := users[ms.name]
+			n++
+			w := f.newWorld(t, users, n)
+			// A fresh own token for the revoke case, so revoking never locks the caller out.
+			_, s.spareTokenID = f.mintToken(t, s.token)
+			var b any
+			if mc.body != nil {
+				b = mc.body(w, s)
+			}
+			path := mc.path_(w, s)
+			want := mc.want(s)
+			resp := f.do(t, s.token, mc.method, path, b)
+			label := fmt.Sprintf("%s %s (%s) as %s", mc.method, mc.path, mc.name, ms.name)
+			if resp.status != want {
+				t.Errorf("%s: status %d, want %d; body %s", label, resp.status, want, resp.body)
+				continue
+			}
+			if resp.status == http.StatusForbidden {
+				p := resp.problem(t)
+				rt := f.api.findRoute(mc.method, mc.path)
+				if p.Permission != rt.code || !strings.Contains(p.Detail, rt.code) {
+					t.Errorf("%s: 403 names %q (%s), want %s", label, p.Permission, p.Detail, rt.code)
+				}
+				f.wantDeniedLogged(t, rt.code, s.user.ID)
+			}
+			if resp.status < 300 && resp.status != http.StatusNoContent {
+				f.checkSchema(t, label, mc.method, mc.path, resp.body)
+			}
+		}
+	}
+	for _, rt := range f.api.routes {
+		if !covered[rt.method+" "+rt.path] {
+			t.Errorf("route %s %s is not in the permission matrix", rt.method, rt.path)
+		}
+	}
+}
+
+func (f *fixture) mintToken(t *testing.T, token string) (string, string) {
+	t.Helper()
+	resp := f.do(t, token, "POST", "/api/v1/auth/tokens", map[string]any{"name": "spare"})
+	if resp.status != 201 {
+		t.Fatalf("mint: %d %s", resp.status, resp.body)
+	}
+	var ct CreatedToken
+	resp.decode(t, &ct)
+	return ct.Token, ct.ID
+}
+
+func (s *Server) findRoute(method, path string) *route {
+	for _, rt := range s.routes {
+		if rt.method == method && rt.path == path {
+			return rt
+		}
+	}
+	panic("no route " + method + " " + path)
+}
+
+func (f *fixture) wantDeniedLogged(t *testing.T, code, actorID string) {
+	t.Helper()
+	logs, _, err := f.store.FindOperationLogs(context.Background(), atrium.OperationLogFilter{ActorID: actorID, Action: code, Result: atrium.ResultDenied, Limit: 1})
+	if err != nil || len(logs) == 0 {
+		t.Errorf("denial of %s by %s not in the operation log (err %v)", code, actorID, err)
+	}
+}
+
+// checkSchema asserts that every field of the response is documented in the
+// OpenAPI schema of the route, keeping the document in step with handlers.
+func (f *fixture) checkSchema(t *testing.T, label, method, path string, body []byte) {
+	t.Helper()
+	doc := f.api.OpenAPI()
+	op := doc["paths"].(map[string]map[string]any)[path][strings.ToLower(method)].(map[string]any)
+	rt := f.api.findRoute(method, path)
+	content := op["responses"].(map[string]any)[itoa(rt.status)].(map[string]any)["content"].(map[string]any)
+	sch := content["application/json"].(map[string]any)["schema"].(map[string]any)
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	if err := conforms(v, sch, schemas, "$"); err != nil {
+		t.Errorf("%s: response does not match the OpenAPI schema: %v", label, err)
+	}
+}
+
+func conforms(v any, sch map[string]any, schemas map[string]any, at string) error {
+	if ref, ok := sch["$ref"].(string); ok {
+		sch = schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if sch["type"] != "object" {
+			return fmt.Errorf("%s: got an object, schema says %v", at, sch["type"])
+		}
+		if ap, ok := sch["additionalProperties"].(map[string]any); ok {
+			for k, e := range x {
+				if err := conforms(e, ap, schemas, at+"."+k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		props, _ := sch["properties"].(map[string]any)
+		for k, e := range x {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s.%s: not in the schema", at, k)
+			}
+			if err := conforms(e, ps, schemas, at+"."+k); err != nil {
+				return err
+			}
+		}
+		if req, ok := sch["required"].([]string); ok {
+			for _, k := range req {
+				if _, ok := x[k]; !ok {
+					return fmt.Errorf("%s.%s: required by the schema but missing", at, k)
+				}
+			}
+		}
+	case []any:
+		if sch["type"] != "array" {
+			return fmt.Errorf("%s: got an array, schema says %v", at, sch["type"])
+		}
+		for i, e := range x {
+			if err := conforms(e, sch["items"].(map[string]any), schemas, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+	case string:
+		if sch["type"] != "string" {
+			return fmt.Errorf("%s: got a string, schema says %v", at, sch["type"])
+		}
+	case bool:
+		if sch["type"] != "boolean" {
+			return fmt.Errorf("%s: got a boolean, schema says %v", at, sch["type"])
+		}
+	case float64:
+		if sch["type"] != "integer" && sch["type"] != "number" {
+			return fmt.Errorf("%s: got a number, schema says %v", at, sch["type"])
+		}
+	}
+	return nil
+}
