@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"atrium"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// atriumBinary builds cmd/atrium once per test run.
+func atriumBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "atrium-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "atrium")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// server is one running `atrium serve` process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServer runs the binary with args and waits until /readyz answers.
+func startServer(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(atriumBinary(t), append([]string{"serve", "--addr", addr}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	s := &server{cmd: cmd, url: "http://" + addr, stderr: &lockedBuffer{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, err := http.Get(s.url + "/readyz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return s
+			}
+		}
+		if cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("server did not become ready; log:\n%s", s.stderr)
+	return nil
+}
+
+func (s *server) kill9(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.cmd.Wait()
+}
+
+func (s *server) call(t *testing.T, token, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestServeSurvivesKill is acceptance 1: serve starts, writes admin.token,
+// a workspace is created with it, and after kill -9 and a restart
+// everything is still there, on SQLite and (when configured) PostgreSQL.
+func TestServeSurvivesKill(t *testing.T) {
+	engines := map[string]func(t *testing.T) []string{
+		"sqlite": func(t *testing.T) []string { return nil },
+	}
+	if base := os.Getenv("ATRIUM_TEST_POSTGRES"); base != "" {
+		engines["postgres"] = func(t *testing.T) []string { return []string{"--database-url", freshPostgresDB(t, base)} }
+	}
+	for name, extra := range engines {
+		t.Run(name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			args := append([]string{"--data-dir", dataDir}, extra(t)...)
+			s := startServer(t, nil, args...)
+
+			tokenFile := filepath.Join(dataDir, "admin.token")
+			fi, err := os.Stat(tokenFile)
+			if err != nil {
+				t.Fatalf("admin.token: %v\nlog:\n%s", err, s.stderr)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("admin.token mode %v, want 0600", fi.Mode().Perm())
+			}
+			raw, _ := os.ReadFile(tokenFile)
+			token := strings.TrimSpace(string(raw))
+			if !strings.Contains(s.stderr.String(), tokenFile) {
+				t.Errorf("log does not name the token file:\n%s", s.stderr)
+			}
+
+			status, ws := s.call(t, token, "POST", "/api/v1/workspaces", map[string]any{"name": "team_" + name, "envTypes": []string{"prod"}})
+			if status != 201 {
+				t.Fatalf("create workspace: %d %v", status, ws)
+			}
+			status, u := s.call(t, token, "POST", "/api/v1/users", map[string]any{"name": "bob", "password": "bob's long password"})
+			if status != 201 {
+				t.Fatalf("create user: %d %v", status, u)
+			}
+			wsPath := "/api/v1/workspaces/" + ws["workspaceId"].(string)
+			if status, out := s.call(t, token, "POST", wsPath+"/members", map[string]any{"members": []map[string]any{{"userId": u["userId"], "roles": []string{"AlgoDeveloper"}}}}); status != 201 {
+				t.Fatalf("add member: %d %v", status, out)
+			}
+			s.kill9(t)
+
+			s2 := startServer(t, nil, args...)
+			raw2, _ := os.ReadFile(tokenFile)
+			if string(raw2) != string(raw) {
+				t.Fatal("admin.token was rewritten on restart")
+			}
+			if status, got := s2.call(t, token, "GET", wsPath, nil); status != 200 || got["name"] != "team_"+name {
+				t.Fatalf("after kill -9: %d %v", status, got)
+			}
+			if status, got := s2.call(t, token, "GET", wsPath+"/members?role=AlgoDeveloper", nil); status != 200 || got["totalCount"] != float64(1) {
+				t.Fatalf("members after kill -9: %d %v", status, got)
+			}
+			if status, got := s2.call(t, token, "GET", "/api/v1/users", nil); status != 200 || got["totalCount"] != float64(2) {
+				t.Fatalf("users after kill -9 (want admin and bob only): %d %v", status, got)
+			}
+			for _, srv := range []*server{s, s2} {
+				if strings.Contains(srv.stderr.String(), token) {
+					t.Fatal("the admin token appears in the server log")
+				}
+			}
+		})
+	}
+}
+
+// freshPostgresDB creates an empty database next to the one in base and
+// returns its URL; it is dropped when the test ends.
+func freshPostgresDB(t *testing.T, base string) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := strings.ReplaceAll(atrium.NewID("atrium_e2e_"), "-", "_")
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func TestBootstrapOnlyOnce(t *testing.T) {
+	dataDir := t.TempDir()
+	s := startServer(t, nil, "--data-dir", dataDir)
+	raw, _ := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	// Stop gracefully this time, and start again twice.
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("graceful stop: %v\n%s", err, s.stderr)
+	}
+	for i := 0; i < 2; i++ {
+		s = startServer(t, nil, "--data-dir", dataDir)
+		if strings.Contains(s.stderr.String(), "created user admin") {
+			t.Fatal("admin created again on restart")
+		}
+		s.kill9(t)
+	}
+	raw2, _ := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if string(raw) != string(raw2) {
+		t.Fatal("token file changed")
+	}
+}
+
+func TestServeEnvAndBadFlags(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	s := startServerAt(t, addr, []string{"ATRIUM_DATA_DIR=" + dataDir, "ATRIUM_ADDR=" + addr})
+	if _, err := os.Stat(filepath.Join(dataDir, "atrium.db")); err != nil {
+		t.Fatalf("ATRIUM_DATA_DIR ignored: %v", err)
+	}
+	s.kill9(t)
+	out, err := exec.Command(atriumBinary(t), "serve", "--data-dir", t.TempDir(), "--database-url", "mysql://x").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--database-url") {
+		t.Fatalf("bad --database-url accepted: %v %s", err, out)
+	}
+}
+
+// startServerAt runs serve with only env configuration, listening on addr.
+func startServerAt(t *testing.T, addr string, env []string) *server {
+	t.Helper()
+	cmd := exec.Command(atriumBinary(t), "serve")
+	cmd.Env = append(os.Environ(), env...)
+	s := &server{cmd: cmd, url: "http://" + addr, stderr: &lockedBuffer{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; i < 600; i++ {
+		if r, err := http.Get(s.url + "/readyz"); err == nil {
+			r.Body.Close()
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not ready:\n%s", s.stderr)
+	return nil
+}
