@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -127,6 +128,13 @@ func TestAuthentication(t *testing.T) {
 	}
 	if r := basic("nobody", "alice's password", ""); r.status != 401 {
 		t.Fatalf("unknown user: %d", r.status)
+	}
+	// Failed sign-ins are in the platform log under the claimed name, without the password.
+	var failed List[*atrium.OperationLog]
+	f.do(t, ra, "GET", "/api/v1/operation-logs?result=Denied&action=Token:CreateToken", nil).decode(t, &failed)
+	if failed.TotalCount != 2 || failed.Items[0].ActorName != "nobody" || failed.Items[1].ActorName != "alice" ||
+		strings.Contains(fmt.Sprint(failed.Items[0], failed.Items[1]), "alice's password") {
+		t.Fatalf("failed sign-ins logged as %+v", failed.Items)
 	}
 	r := basic("alice", "alice's password", `{"name":"laptop","expiresIn":"1h"}`)
 	if r.status != 201 {

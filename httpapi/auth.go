@@ -62,6 +62,9 @@ func (s *Server) authenticateToken(c *call, tok string) error {
 
 func (s *Server) authenticatePassword(c *call, name, pw string) error {
 	invalid := atrium.Errorf(atrium.EUNAUTHENTICATED, "invalid user name or password")
+	if len(name) <= 64 {
+		c.loginName = name
+	}
 	u, err := s.Store.FindUserByName(c.ctx(), name)
 	if atrium.ErrorCode(err) == atrium.ENOTFOUND {
 		// Spend the same time as a real check so timing does not reveal names.

@@ -135,8 +135,9 @@ type call struct {
 	ws    *atrium.Workspace // set for routes under /workspaces/{workspaceId}
 	audit *atrium.Audit
 
-	authorized bool // some authorize call ran
-	denied     bool // the error came from the authorizer
+	authorized bool   // some authorize call ran
+	denied     bool   // the error came from the authorizer
+	loginName  string // the name a password sign-in claimed, for the log
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -306,7 +307,13 @@ func (s *Server) loadWorkspace(c *call, id string) error {
 // successful mutations were recorded by the store in their own transaction.
 func (s *Server) logOutcome(c *call, err error) {
 	if c.user == nil {
-		return // unauthenticated calls have no actor to record
+		// Failed password sign-ins are recorded platform-wide under the
+		// claimed name, so guessing shows up; other anonymous calls are not.
+		if c.loginName != "" && err != nil {
+			s.appendLog(c, &atrium.OperationLog{ActorName: c.loginName, Action: c.rt.code, Target: c.r.URL.Path,
+				RequestID: c.reqID, Result: atrium.ResultDenied, StatusCode: ErrorStatus(err), Detail: atrium.ErrorMessage(err)})
+		}
+		return
 	}
 	mutating := c.r.Method != http.MethodGet
 	if err == nil && (!mutating || c.audit.Recorded) {
@@ -328,6 +335,10 @@ func (s *Server) logOutcome(c *call, err error) {
 			l.Result = atrium.ResultDenied
 		}
 	}
+	s.appendLog(c, l)
+}
+
+func (s *Server) appendLog(c *call, l *atrium.OperationLog) {
 	// Use a fresh context: the client may have gone, the record must not.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
