@@ -1,0 +1,480 @@
+package httpapi
+
+// This file is the Go client of the API: one method per route of
+// apiRoutes, speaking the same request and response types, with
+// problem+json errors decoded into *ProblemError.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"atrium"
+)
+
+// Client calls an Atrium server. The zero value is not usable: set BaseURL
+// (e.g. http://127.0.0.1:8080) and, for everything except minting a token
+// with a password, Token. HTTP defaults to a client with a 60s timeout.
+type Client struct {
+	BaseURL string
+	Token   string
+	HTTP    *http.Client
+	// UserAgent is sent with every request when set.
+	UserAgent string
+}
+
+// NewClient returns a client of the server at baseURL authenticating with token.
+func NewClient(baseURL, token string) *Client {
+	return &Client{BaseURL: baseURL, Token: token}
+}
+
+var defaultHTTPClient = &http.Client{Timeout: 60 * time.Second}
+
+// ProblemError is an API error response: the server's problem+json body, or
+// a synthesised one when the response was not problem+json (a proxy's error
+// page, say).
+type ProblemError struct {
+	Problem
+}
+
+// Error reads like "403 Forbidden: permission Workspace:CreateMember is
+// required (permission Workspace:CreateMember)"; the permission and field
+// are appended only when the detail does not already name them.
+func (e *ProblemError) Error() string {
+	title := e.Title
+	if title == "" {
+		title = http.StatusText(e.Status)
+	}
+	s := fmt.Sprintf("%d %s", e.Status, title)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	var extra []string
+	if e.Permission != "" && !strings.Contains(e.Detail, e.Permission) {
+		extra = append(extra, "permission "+e.Permission)
+	}
+	if e.Field != "" && !strings.Contains(e.Detail, e.Field) {
+		extra = append(extra, "field "+e.Field)
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+// IsProblem reports whether err is a *ProblemError with the given stable
+// code (atrium.ENOTFOUND, atrium.EFORBIDDEN, …).
+func IsProblem(err error, code string) bool {
+	var pe *ProblemError
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+// PageOptions selects one page of a list; zero values take the server's
+// defaults (50 items, first page).
+type PageOptions struct {
+	PageSize  int
+	PageToken string
+}
+
+func (p PageOptions) set(q url.Values) {
+	if p.PageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(p.PageSize))
+	}
+	if p.PageToken != "" {
+		q.Set("pageToken", p.PageToken)
+	}
+}
+
+// do sends one request. in, when non-nil, is sent as JSON; out, when non-nil,
+// receives the decoded response (a *json.RawMessage keeps it verbatim).
+// basic, when non-nil, authenticates with HTTP Basic instead of the token.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, basic *[2]string) error {
+	if c.BaseURL == "" {
+		return errors.New("atrium client: no server URL")
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	switch {
+	case basic != nil:
+		req.SetBasicAuth(basic[0], basic[1])
+	case c.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading response: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeProblem(resp, data)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: cannot decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+func decodeProblem(resp *http.Response, data []byte) error {
+	pe := &ProblemError{}
+	ct := resp.Header.Get("Content-Type")
+	if strings.Contains(ct, "json") && json.Unmarshal(data, &pe.Problem) == nil && pe.Status != 0 {
+		if pe.RequestID == "" {
+			pe.RequestID = resp.Header.Get("X-Request-Id")
+		}
+		return pe
+	}
+	// Not ours: keep the status and a readable piece of the body.
+	pe.Problem = Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), RequestID: resp.Header.Get("X-Request-Id")}
+	pe.Code = codeForStatus(resp.StatusCode)
+	detail := strings.TrimSpace(string(data))
+	if !utf8.ValidString(detail) {
+		detail = ""
+	}
+	if len(detail) > 200 {
+		detail = detail[:200] + "…"
+	}
+	pe.Detail = detail
+	return pe
+}
+
+func codeForStatus(status int) string {
+	for code, s := range codeStatus {
+		if s == status {
+			return code
+		}
+	}
+	if status >= 500 {
+		return atrium.EINTERNAL
+	}
+	return ""
+}
+
+func pathEsc(s string) string { return url.PathEscape(s) }
+
+func wsPath(workspaceID string) string { return "/api/v1/workspaces/" + pathEsc(workspaceID) }
+
+// --- Identity ---
+
+// CreateToken mints a new API token for the caller authenticated by c.Token.
+// The secret is in the response only.
+func (c *Client) CreateToken(ctx context.Context, req CreateTokenRequest) (*CreatedToken, error) {
+	var out CreatedToken
+	return &out, c.do(ctx, "POST", "/api/v1/auth/tokens", nil, req, &out, nil)
+}
+
+// CreateTokenWithPassword mints a new API token authenticating with the
+// user's name and password (HTTP Basic); this is how 'atrium login' starts.
+func (c *Client) CreateTokenWithPassword(ctx context.Context, name, password string, req CreateTokenRequest) (*CreatedToken, error) {
+	var out CreatedToken
+	return &out, c.do(ctx, "POST", "/api/v1/auth/tokens", nil, req, &out, &[2]string{name, password})
+}
+
+// ListTokens lists the caller's tokens, without their secrets.
+func (c *Client) ListTokens(ctx context.Context) (*List[*atrium.Token], error) {
+	var out List[*atrium.Token]
+	return &out, c.do(ctx, "GET", "/api/v1/auth/tokens", nil, nil, &out, nil)
+}
+
+// RevokeToken revokes one of the caller's tokens.
+func (c *Client) RevokeToken(ctx context.Context, tokenID string) (*atrium.Token, error) {
+	var out atrium.Token
+	return &out, c.do(ctx, "DELETE", "/api/v1/auth/tokens/"+pathEsc(tokenID), nil, nil, &out, nil)
+}
+
+// CreateUser creates a user (ResourceAdmin).
+func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*atrium.User, error) {
+	var out atrium.User
+	return &out, c.do(ctx, "POST", "/api/v1/users", nil, req, &out, nil)
+}
+
+// ListUsersOptions filters ListUsers.
+type ListUsersOptions struct {
+	// Name is a case-insensitive substring of the name or display name.
+	Name string
+	PageOptions
+}
+
+// ListUsers lists users (ResourceAdmin).
+func (c *Client) ListUsers(ctx context.Context, opt ListUsersOptions) (*List[*atrium.User], error) {
+	q := url.Values{}
+	if opt.Name != "" {
+		q.Set("name", opt.Name)
+	}
+	opt.PageOptions.set(q)
+	var out List[*atrium.User]
+	return &out, c.do(ctx, "GET", "/api/v1/users", q, nil, &out, nil)
+}
+
+// GetUser reads a user by id; "me" is the caller.
+func (c *Client) GetUser(ctx context.Context, userID string) (*atrium.User, error) {
+	var out atrium.User
+	return &out, c.do(ctx, "GET", "/api/v1/users/"+pathEsc(userID), nil, nil, &out, nil)
+}
+
+// UpdateUser changes a user (ResourceAdmin); nil fields stay.
+func (c *Client) UpdateUser(ctx context.Context, userID string, req UpdateUserRequest) (*atrium.User, error) {
+	var out atrium.User
+	return &out, c.do(ctx, "PUT", "/api/v1/users/"+pathEsc(userID), nil, req, &out, nil)
+}
+
+// PermissionInfo is one row of the permission table.
+type PermissionInfo struct {
+	Code              string `json:"code"`
+	Module            string `json:"module"`
+	Action            string `json:"action"`
+	Level             string `json:"level"`
+	Description       string `json:"description"`
+	Read              string `json:"read,omitempty"`
+	SeparateFromOwner bool   `json:"separateFromOwner,omitempty"`
+	// Grants maps a role name to the scope it holds the permission on
+	// (All, Own, Public or OwnOrPublic).
+	Grants map[string]string `json:"grants"`
+}
+
+// ListPermissions returns the whole permission table.
+func (c *Client) ListPermissions(ctx context.Context) (*List[PermissionInfo], error) {
+	var out List[PermissionInfo]
+	return &out, c.do(ctx, "GET", "/api/v1/permissions", nil, nil, &out, nil)
+}
+
+// GetDefaultWorkspace returns the caller's default workspace; WorkspaceID
+// is empty when none is set.
+func (c *Client) GetDefaultWorkspace(ctx context.Context) (*DefaultWorkspace, error) {
+	var out DefaultWorkspace
+	return &out, c.do(ctx, "GET", "/api/v1/default-workspace", nil, nil, &out, nil)
+}
+
+// SetDefaultWorkspace sets the caller's default workspace ("" clears it).
+func (c *Client) SetDefaultWorkspace(ctx context.Context, workspaceID string) (*DefaultWorkspace, error) {
+	var out DefaultWorkspace
+	return &out, c.do(ctx, "PUT", "/api/v1/default-workspace", nil, DefaultWorkspace{WorkspaceID: workspaceID}, &out, nil)
+}
+
+// ListOperationLogsOptions filters the operation log.
+type ListOperationLogsOptions struct {
+	// WorkspaceID narrows the platform-wide log to one workspace; it is
+	// ignored by ListOperationLogs, whose workspace is in the path.
+	WorkspaceID string
+	ActorID     string
+	Action      string // a permission code
+	Result      string // Succeeded, Denied or Failed
+	PageOptions
+}
+
+func (o ListOperationLogsOptions) query(platform bool) url.Values {
+	q := url.Values{}
+	if platform && o.WorkspaceID != "" {
+		q.Set("workspaceId", o.WorkspaceID)
+	}
+	for k, v := range map[string]string{"actorId": o.ActorID, "action": o.Action, "result": o.Result} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	o.PageOptions.set(q)
+	return q
+}
+
+// ListPlatformOperationLogs reads the platform-wide operation log, newest
+// first (ResourceAdmin).
+func (c *Client) ListPlatformOperationLogs(ctx context.Context, opt ListOperationLogsOptions) (*List[*atrium.OperationLog], error) {
+	var out List[*atrium.OperationLog]
+	return &out, c.do(ctx, "GET", "/api/v1/operation-logs", opt.query(true), nil, &out, nil)
+}
+
+// --- Workspaces ---
+
+// CreateWorkspace creates a workspace whose WorkspaceOwner is the caller (ResourceAdmin).
+func (c *Client) CreateWorkspace(ctx context.Context, req CreateWorkspaceRequest) (*atrium.Workspace, error) {
+	var out atrium.Workspace
+	return &out, c.do(ctx, "POST", "/api/v1/workspaces", nil, req, &out, nil)
+}
+
+// ListWorkspacesOptions filters and orders ListWorkspaces.
+type ListWorkspacesOptions struct {
+	Name   string // case-insensitive substring of name or display name
+	Status string
+	SortBy string // name (default) or createdAt
+	Order  string // asc (default) or desc
+	// All: for a ResourceAdmin, nil or true lists every workspace, false
+	// only those they belong to. Others always see their own.
+	All *bool
+	PageOptions
+}
+
+// ListWorkspaces lists the workspaces the caller may see.
+func (c *Client) ListWorkspaces(ctx context.Context, opt ListWorkspacesOptions) (*List[*atrium.Workspace], error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"name": opt.Name, "status": opt.Status, "sortBy": opt.SortBy, "order": opt.Order} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if opt.All != nil {
+		q.Set("all", strconv.FormatBool(*opt.All))
+	}
+	opt.PageOptions.set(q)
+	var out List[*atrium.Workspace]
+	return &out, c.do(ctx, "GET", "/api/v1/workspaces", q, nil, &out, nil)
+}
+
+// GetWorkspace reads a workspace.
+func (c *Client) GetWorkspace(ctx context.Context, workspaceID string) (*atrium.Workspace, error) {
+	var out atrium.Workspace
+	return &out, c.do(ctx, "GET", wsPath(workspaceID), nil, nil, &out, nil)
+}
+
+// UpdateWorkspace changes a workspace's display name or description.
+func (c *Client) UpdateWorkspace(ctx context.Context, workspaceID string, req UpdateWorkspaceRequest) (*atrium.Workspace, error) {
+	var out atrium.Workspace
+	return &out, c.do(ctx, "PUT", wsPath(workspaceID), nil, req, &out, nil)
+}
+
+// DeleteWorkspace deletes a workspace with its members and roles (ResourceAdmin).
+func (c *Client) DeleteWorkspace(ctx context.Context, workspaceID string) error {
+	return c.do(ctx, "DELETE", wsPath(workspaceID), nil, nil, nil, nil)
+}
+
+// --- Members ---
+
+// AddMembers adds users with roles, all or none.
+func (c *Client) AddMembers(ctx context.Context, workspaceID string, members ...atrium.MemberParams) (*AddMembersResponse, error) {
+	var out AddMembersResponse
+	return &out, c.do(ctx, "POST", wsPath(workspaceID)+"/members", nil, AddMembersRequest{Members: members}, &out, nil)
+}
+
+// ListMembersOptions filters ListMembers.
+type ListMembersOptions struct {
+	Role string // only members holding this role
+	Name string // case-insensitive substring of user name or display name
+	PageOptions
+}
+
+// ListMembers lists a workspace's members ordered by user name.
+func (c *Client) ListMembers(ctx context.Context, workspaceID string, opt ListMembersOptions) (*List[*atrium.Member], error) {
+	q := url.Values{}
+	if opt.Role != "" {
+		q.Set("role", opt.Role)
+	}
+	if opt.Name != "" {
+		q.Set("name", opt.Name)
+	}
+	opt.PageOptions.set(q)
+	var out List[*atrium.Member]
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/members", q, nil, &out, nil)
+}
+
+// GetMember reads a member.
+func (c *Client) GetMember(ctx context.Context, workspaceID, memberID string) (*atrium.Member, error) {
+	var out atrium.Member
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/members/"+pathEsc(memberID), nil, nil, &out, nil)
+}
+
+// DeleteMember removes a member (not the last WorkspaceOwner).
+func (c *Client) DeleteMember(ctx context.Context, workspaceID, memberID string) error {
+	return c.do(ctx, "DELETE", wsPath(workspaceID)+"/members/"+pathEsc(memberID), nil, nil, nil, nil)
+}
+
+// AddMemberRole grants a member a role.
+func (c *Client) AddMemberRole(ctx context.Context, workspaceID, memberID, role string) (*atrium.Member, error) {
+	var out atrium.Member
+	return &out, c.do(ctx, "POST", wsPath(workspaceID)+"/members/"+pathEsc(memberID)+"/roles/"+pathEsc(role), nil, nil, &out, nil)
+}
+
+// RemoveMemberRole revokes a member's role.
+func (c *Client) RemoveMemberRole(ctx context.Context, workspaceID, memberID, role string) (*atrium.Member, error) {
+	var out atrium.Member
+	return &out, c.do(ctx, "DELETE", wsPath(workspaceID)+"/members/"+pathEsc(memberID)+"/roles/"+pathEsc(role), nil, nil, &out, nil)
+}
+
+// --- Roles ---
+
+// RoleInfo is a built-in or custom workspace role with its permission
+// grants ("Module:Action", optionally suffixed "@Own", "@Public" or
+// "@OwnOrPublic").
+type RoleInfo struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	BuiltIn     bool       `json:"builtIn"`
+	Permissions []string   `json:"permissions"`
+	CreatedAt   *time.Time `json:"createdAt,omitempty"`
+	UpdatedAt   *time.Time `json:"updatedAt,omitempty"`
+}
+
+// ListRoles lists the built-in roles and the workspace's custom roles.
+func (c *Client) ListRoles(ctx context.Context, workspaceID string) (*List[*RoleInfo], error) {
+	var out List[*RoleInfo]
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/roles", nil, nil, &out, nil)
+}
+
+// CreateRole creates a custom role.
+func (c *Client) CreateRole(ctx context.Context, workspaceID string, req RoleRequest) (*RoleInfo, error) {
+	var out RoleInfo
+	return &out, c.do(ctx, "POST", wsPath(workspaceID)+"/roles", nil, req, &out, nil)
+}
+
+// GetRole reads a built-in or custom role.
+func (c *Client) GetRole(ctx context.Context, workspaceID, name string) (*RoleInfo, error) {
+	var out RoleInfo
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/roles/"+pathEsc(name), nil, nil, &out, nil)
+}
+
+// UpdateRole replaces a custom role's description and permissions.
+func (c *Client) UpdateRole(ctx context.Context, workspaceID, name string, req RoleRequest) (*RoleInfo, error) {
+	var out RoleInfo
+	return &out, c.do(ctx, "PUT", wsPath(workspaceID)+"/roles/"+pathEsc(name), nil, req, &out, nil)
+}
+
+// DeleteRole deletes a custom role no member holds.
+func (c *Client) DeleteRole(ctx context.Context, workspaceID, name string) error {
+	return c.do(ctx, "DELETE", wsPath(workspaceID)+"/roles/"+pathEsc(name), nil, nil, nil, nil)
+}
+
+// --- Operation log ---
+
+// ListOperationLogs reads a workspace's operation log, newest first.
+func (c *Client) ListOperationLogs(ctx context.Context, workspaceID string, opt ListOperationLogsOptions) (*List[*atrium.OperationLog], error) {
+	var out List[*atrium.OperationLog]
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/operation-logs", opt.query(false), nil, &out, nil)
+}
