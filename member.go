@@ -53,10 +53,12 @@ func (m *Member) HasRole(role string) bool {
 	return false
 }
 
-// MemberParams is one user to add with the roles to grant.
+// MemberParams is one user to add with the roles to grant. The API also
+// accepts the user's name instead of the id, so team leads need not look ids up.
 type MemberParams struct {
-	UserID string   `json:"userId"`
-	Roles  []string `json:"roles"`
+	UserID   string   `json:"userId,omitempty"`
+	UserName string   `json:"userName,omitempty"`
+	Roles    []string `json:"roles"`
 }
 
 // MemberFilter selects members of one workspace.

@@ -209,6 +209,21 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	if r.status != 201 || len(added.Members) != 2 {
 		t.Fatalf("add members: %d %s", r.status, r.body)
 	}
+	// Team leads add people by name; unknown names are a 400 naming the entry.
+	carol, _ := f.user(t, "carol")
+	r = f.do(t, leadTok, "POST", wsPath+"/members", map[string]any{"members": []map[string]any{{"userName": "carol", "roles": []string{"WorkspaceGuest"}}}})
+	var byName AddMembersResponse
+	r.decode(t, &byName)
+	if r.status != 201 || byName.Members[0].UserID != carol.ID {
+		t.Fatalf("add by name: %d %s", r.status, r.body)
+	}
+	r = f.do(t, leadTok, "POST", wsPath+"/members", map[string]any{"members": []map[string]any{{"userName": "nobody", "roles": []string{"WorkspaceGuest"}}}})
+	if r.status != 400 || r.problem(t).Field != "members[0].userName" {
+		t.Fatalf("unknown name: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, leadTok, "DELETE", wsPath+"/members/"+byName.Members[0].ID, nil); r.status != 204 {
+		t.Fatalf("remove: %d %s", r.status, r.body)
+	}
 	// Adding the same user again is a conflict and adds nobody.
 	if r := f.do(t, leadTok, "POST", wsPath+"/members", map[string]any{"members": []map[string]any{{"userId": dev.ID, "roles": []string{"WorkspaceGuest"}}}}); r.status != 409 {
 		t.Fatalf("re-add: %d %s", r.status, r.body)

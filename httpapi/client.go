@@ -460,8 +460,8 @@ func (c *Client) GetRole(ctx context.Context, workspaceID, name string) (*RoleIn
 	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/roles/"+pathEsc(name), nil, nil, &out, nil)
 }
 
-// UpdateRole replaces a custom role's description and permissions.
-func (c *Client) UpdateRole(ctx context.Context, workspaceID, name string, req RoleRequest) (*RoleInfo, error) {
+// UpdateRole changes a custom role's description or permissions; nil fields stay.
+func (c *Client) UpdateRole(ctx context.Context, workspaceID, name string, req UpdateRoleRequest) (*RoleInfo, error) {
 	var out RoleInfo
 	return &out, c.do(ctx, "PUT", wsPath(workspaceID)+"/roles/"+pathEsc(name), nil, req, &out, nil)
 }

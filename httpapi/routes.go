@@ -71,7 +71,7 @@ func (s *Server) apiRoutes() []*route {
 
 		// Members.
 		{method: "POST", path: ws + "/members", code: "Workspace:CreateMember", status: http.StatusCreated,
-			summary: "Add users as members with roles (all or none)", in: AddMembersRequest{}, out: AddMembersResponse{}, h: addMembers},
+			summary: "Add users, by userId or userName, as members with roles (all or none)", in: AddMembersRequest{}, out: AddMembersResponse{}, h: addMembers},
 		{method: "GET", path: ws + "/members", code: "Workspace:ListMembers", status: http.StatusOK,
 			summary: "List members", query: params([]param{{"role", "only members holding this role"}, {"name", "case-insensitive substring of user name or display name"}}, pageParams),
 			out: List[*atrium.Member]{}, h: listMembers},
@@ -93,7 +93,7 @@ func (s *Server) apiRoutes() []*route {
 		{method: "GET", path: ws + "/roles/{roleName}", code: "Workspace:GetRole", status: http.StatusOK,
 			summary: "Read a role", out: roleView{}, h: getRole},
 		{method: "PUT", path: ws + "/roles/{roleName}", code: "Workspace:UpdateRole", status: http.StatusOK,
-			summary: "Change a custom role's description and permissions", in: RoleRequest{}, out: roleView{}, h: updateRole},
+			summary: "Change a custom role's description or permissions (absent fields stay)", in: UpdateRoleRequest{}, out: roleView{}, h: updateRole},
 		{method: "DELETE", path: ws + "/roles/{roleName}", code: "Workspace:DeleteRole", status: http.StatusNoContent,
 			summary: "Delete a custom role no member holds", h: deleteRole},
 

@@ -69,7 +69,9 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, atrium.Errorf(atrium.ENOTFOUND, "no API route %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path), "")
+		reqID := atrium.NewID(atrium.PrefixRequest)
+		w.Header().Set("X-Request-Id", reqID)
+		writeProblem(w, atrium.Errorf(atrium.ENOTFOUND, "no API route %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path), reqID)
 	})
 	return s
 }
@@ -326,7 +328,9 @@ func (s *Server) logOutcome(c *call, err error) {
 		ActorID: c.user.ID, ActorName: c.user.Name, Action: c.rt.code,
 		Target: c.r.URL.Path, RequestID: c.reqID, Result: atrium.ResultSucceeded, StatusCode: c.rt.status,
 	}
-	if c.ws != nil {
+	// A stranger's probe goes to the platform log only: the workspace's
+	// members should not learn who looked for it.
+	if c.ws != nil && (c.sub.Member || c.user.IsResourceAdmin()) {
 		l.WorkspaceID = c.ws.ID
 	}
 	if err != nil {

@@ -124,10 +124,23 @@ func addMembers(c *call) (any, error) {
 	if len(req.Members) > 100 {
 		return nil, atrium.FieldErrorf("members", "must list at most 100 users per call")
 	}
-	for i, m := range req.Members {
+	for i := range req.Members {
+		m := &req.Members[i]
 		field := "members[" + itoa(i) + "]"
+		if m.UserName != "" {
+			u, err := c.s.Store.FindUserByName(c.ctx(), m.UserName)
+			if atrium.ErrorCode(err) == atrium.ENOTFOUND {
+				return nil, atrium.FieldErrorf(field+".userName", "no user is named %q", m.UserName)
+			} else if err != nil {
+				return nil, err
+			}
+			if m.UserID != "" && m.UserID != u.ID {
+				return nil, atrium.FieldErrorf(field+".userId", "names a different user than userName %q", m.UserName)
+			}
+			m.UserID = u.ID
+		}
 		if m.UserID == "" {
-			return nil, atrium.FieldErrorf(field+".userId", "is required")
+			return nil, atrium.FieldErrorf(field+".userId", "is required (or give userName)")
 		}
 		if len(m.Roles) == 0 {
 			return nil, atrium.FieldErrorf(field+".roles", "must hold at least one role")
@@ -174,11 +187,18 @@ func removeMemberRole(c *call) (any, error) {
 	return c.s.Store.RemoveMemberRole(c.ctx(), c.ws.ID, c.r.PathValue("memberId"), c.r.PathValue("roleName"))
 }
 
-// RoleRequest creates or changes a custom role.
+// RoleRequest creates a custom role.
 type RoleRequest struct {
-	Name        string   `json:"name,omitempty"`
+	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Permissions []string `json:"permissions"`
+}
+
+// UpdateRoleRequest changes a custom role; absent fields stay.
+type UpdateRoleRequest struct {
+	Name        *string   `json:"name,omitempty"`
+	Description *string   `json:"description,omitempty"`
+	Permissions *[]string `json:"permissions,omitempty"`
 }
 
 type roleView struct {
@@ -246,16 +266,16 @@ func getRole(c *call) (any, error) {
 	return customRoleView(r), nil
 }
 
-// checkRole validates a custom role request's permissions against the table.
-func (c *call) checkRole(req *RoleRequest) error {
-	if err := atrium.ValidateDescription(req.Description); err != nil {
+// checkRole validates a custom role's description and permissions against the table.
+func (c *call) checkRole(description string, perms []string) error {
+	if err := atrium.ValidateDescription(description); err != nil {
 		return err
 	}
-	if len(req.Permissions) == 0 {
+	if len(perms) == 0 {
 		return atrium.FieldErrorf("permissions", "must list at least one permission code")
 	}
 	seen := map[string]bool{}
-	for i, p := range req.Permissions {
+	for i, p := range perms {
 		field := "permissions[" + itoa(i) + "]"
 		if _, _, err := c.s.Authz.ParseGrant(p); err != nil {
 			return atrium.FieldErrorf(field, "%v", err)
@@ -276,7 +296,7 @@ func createRole(c *call) (any, error) {
 	if err := atrium.ValidateRoleName(req.Name); err != nil {
 		return nil, err
 	}
-	if err := c.checkRole(&req); err != nil {
+	if err := c.checkRole(req.Description, req.Permissions); err != nil {
 		return nil, err
 	}
 	r := &atrium.Role{WorkspaceID: c.ws.ID, Name: req.Name, Description: req.Description, Permissions: req.Permissions}
@@ -291,17 +311,25 @@ func updateRole(c *call) (any, error) {
 	if atrium.IsBuiltinRole(name) {
 		return nil, atrium.Errorf(atrium.ECONFLICT, "built-in role %s cannot be changed; create a custom role instead", name)
 	}
-	var req RoleRequest
+	var req UpdateRoleRequest
 	if err := decodeJSON(c.r, &req); err != nil {
 		return nil, err
 	}
-	if req.Name != "" && req.Name != name {
+	if req.Name != nil && *req.Name != name {
 		return nil, atrium.FieldErrorf("name", "cannot be changed; create a new role instead")
 	}
-	if err := c.checkRole(&req); err != nil {
+	cur, err := c.s.Store.FindRole(c.ctx(), c.ws.ID, name)
+	if err != nil {
 		return nil, err
 	}
-	r, err := c.s.Store.UpdateRole(c.ctx(), c.ws.ID, name, atrium.RoleUpdate{Description: &req.Description, Permissions: req.Permissions})
+	desc, perms := cmpOr(req.Description, &cur.Description), cur.Permissions
+	if req.Permissions != nil {
+		perms = *req.Permissions
+	}
+	if err := c.checkRole(*desc, perms); err != nil {
+		return nil, err
+	}
+	r, err := c.s.Store.UpdateRole(c.ctx(), c.ws.ID, name, atrium.RoleUpdate{Description: desc, Permissions: perms})
 	if err != nil {
 		return nil, err
 	}

@@ -53,9 +53,7 @@ func newMemberAddCmd(c *cli) *cobra.Command {
 		Use:   "add USER... --role ROLE",
 		Short: "Add users to the workspace with roles",
 		Long: `Add one or more users as members holding the --role roles (all or none are
-added). USER is a user id (u-…) or a user name; looking names up needs the
-ResourceAdmin platform role (GET /api/v1/users), so other workspace admins
-pass ids: a user sees their own id with 'atrium whoami'.
+added). USER is a user id (u-…) or a user name.
 
 ` + workspaceSelection,
 		Example: `  atrium member add alice --role AlgoDeveloper
@@ -71,14 +69,15 @@ pass ids: a user sees their own id with 'atrium whoami'.
 			}
 			params := make([]atrium.MemberParams, len(args))
 			for i, a := range args {
-				id, err := s.resolveUser(a)
-				if err != nil {
-					return err
-				}
-				if id == "me" {
+				if a == "me" {
 					return errors.New("'me' cannot be added; give a user id or name")
 				}
-				params[i] = atrium.MemberParams{UserID: id, Roles: roles}
+				params[i] = atrium.MemberParams{Roles: roles}
+				if userIDRE.MatchString(a) {
+					params[i].UserID = a
+				} else {
+					params[i].UserName = a // the server resolves names
+				}
 			}
 			res, err := s.client.AddMembers(s.ctx, wsID, params...)
 			if err != nil {

@@ -163,30 +163,34 @@ roles cannot be changed.
 			if err != nil {
 				return err
 			}
-			// The API replaces description and permissions together, so
-			// start from the current role.
-			cur, err := s.client.GetRole(s.ctx, wsID, args[0])
-			if err != nil {
-				return err
-			}
-			req := httpapi.RoleRequest{Description: cur.Description, Permissions: cur.Permissions}
+			// Absent fields stay on the server; adding or removing single
+			// codes starts from the current list.
+			var req httpapi.UpdateRoleRequest
 			if setDescribed {
-				req.Description = description
+				req.Description = &description
 			}
 			if setPerms {
-				req.Permissions = perms
+				req.Permissions = &perms
 			}
-			for _, p := range plus {
-				if !slices.Contains(req.Permissions, p) {
-					req.Permissions = append(req.Permissions, p)
+			if len(plus) > 0 || len(minus) > 0 {
+				cur, err := s.client.GetRole(s.ctx, wsID, args[0])
+				if err != nil {
+					return err
 				}
-			}
-			for _, p := range minus {
-				i := slices.Index(req.Permissions, p)
-				if i < 0 {
-					return fmt.Errorf("--remove-permission: role %s does not hold %s", args[0], p)
+				list := cur.Permissions
+				for _, p := range plus {
+					if !slices.Contains(list, p) {
+						list = append(list, p)
+					}
 				}
-				req.Permissions = slices.Delete(req.Permissions, i, i+1)
+				for _, p := range minus {
+					i := slices.Index(list, p)
+					if i < 0 {
+						return fmt.Errorf("--remove-permission: role %s does not hold %s", args[0], p)
+					}
+					list = slices.Delete(list, i, i+1)
+				}
+				req.Permissions = &list
 			}
 			r, err := s.client.UpdateRole(s.ctx, wsID, args[0], req)
 			if err != nil {
