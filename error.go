@@ -47,13 +47,19 @@ func FieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
+// InvalidFielder is an error about one input field, from packages below
+// this one (resource) that cannot import it; such errors are EINVALID.
+type InvalidFielder interface {
+	error
+	InvalidField() string
+}
+
 // ErrorCode returns the code of an application error, EINTERNAL for any other
 // non-nil error and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if e := AsError(err); e != nil {
 		return e.Code
 	}
 	return EINTERNAL
@@ -62,20 +68,23 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the message of an application error; any other error
 // becomes "internal error" so internals never reach users.
 func ErrorMessage(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if e := AsError(err); e != nil {
 		return e.Message
 	}
 	return "internal error"
 }
 
-// AsError returns the *Error in err's chain, or nil.
+// AsError returns the *Error in err's chain (an InvalidFielder counts as
+// EINVALID), or nil.
 func AsError(err error) *Error {
 	var e *Error
+	var f InvalidFielder
 	if errors.As(err, &e) {
 		return e
+	} else if errors.As(err, &f) {
+		return &Error{Code: EINVALID, Field: f.InvalidField(), Message: f.Error()}
 	}
 	return nil
 }

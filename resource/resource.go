@@ -12,9 +12,23 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"atrium"
 )
+
+// FieldError is a bad quantity or vector, naming the input field; the API
+// answers it as InvalidParameter.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// InvalidField names the field (atrium.InvalidFielder).
+func (e *FieldError) InvalidField() string { return e.Field }
+
+func fieldErrorf(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
 
 // Vector is an amount of cpu (milli-cores), memory (bytes) and gpu (devices).
 type Vector struct {
@@ -95,28 +109,37 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 // Vector parses s into a Vector, naming field (e.g. "jobSpecs[0].resources")
 // in errors.
 func (s Spec) Vector(field string) (Vector, error) {
+	v, err := s.vector(field)
+	if err != nil {
+		return v, err
+	}
+	if err := ValidateGPUType(s.GPUType); err != nil {
+		return v, fieldErrorf(field+".gpuType", "%v", err)
+	}
+	if v.GPU > 0 && s.GPUType == "" {
+		return v, fieldErrorf(field+".gpuType", "is required when gpu > 0")
+	}
+	return v, nil
+}
+
+// vector parses the quantities only.
+func (s Spec) vector(field string) (Vector, error) {
 	var v Vector
 	var err error
 	if s.CPU != "" {
 		if v.MilliCPU, err = ParseCPU(string(s.CPU)); err != nil {
-			return v, atrium.FieldErrorf(field+".cpu", "%v", err)
+			return v, fieldErrorf(field+".cpu", "%v", err)
 		}
 	}
 	if s.Memory != "" {
 		if v.Memory, err = ParseMemory(string(s.Memory)); err != nil {
-			return v, atrium.FieldErrorf(field+".memory", "%v", err)
+			return v, fieldErrorf(field+".memory", "%v", err)
 		}
 	}
 	if s.GPU < 0 {
-		return v, atrium.FieldErrorf(field+".gpu", "must not be negative")
+		return v, fieldErrorf(field+".gpu", "must not be negative")
 	}
 	v.GPU = s.GPU
-	if err := ValidateGPUType(s.GPUType); err != nil {
-		return v, atrium.FieldErrorf(field+".gpuType", "%v", err)
-	}
-	if v.GPU > 0 && s.GPUType == "" {
-		return v, atrium.FieldErrorf(field+".gpuType", "is required when gpu > 0")
-	}
 	return v, nil
 }
 
@@ -255,4 +278,77 @@ func FormatMemory(b int64) string {
 		}
 	}
 	return strconv.FormatInt(b, 10)
+}
+
+// vectorJSON is the wire form of a Vector.
+type vectorJSON struct {
+	CPU    string `json:"cpu"`
+	Memory string `json:"memory"`
+	GPU    int64  `json:"gpu"`
+}
+
+// MarshalJSON writes {"cpu": "4", "memory": "16Gi", "gpu": 1}.
+func (v Vector) MarshalJSON() ([]byte, error) {
+	return json.Marshal(vectorJSON{FormatCPU(v.MilliCPU), FormatMemory(v.Memory), v.GPU})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. API input goes through Spec,
+// whose errors name the field; this is for stored and client-side JSON.
+func (v *Vector) UnmarshalJSON(b []byte) error {
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	out, err := s.vector("vector") // the gpuType lives beside the vector
+	*v = out
+	return err
+}
+
+// Specs renders l as a list sorted by gpuType, the API's form of a List.
+func (l List) Specs() []Spec {
+	out := make([]Spec, 0, len(l))
+	for _, t := range l.Types() {
+		out = append(out, SpecOf(l[t], t))
+	}
+	return out
+}
+
+// MarshalJSON writes l as its Specs.
+func (l List) MarshalJSON() ([]byte, error) {
+	return json.Marshal(l.Specs())
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (l *List) UnmarshalJSON(b []byte) error {
+	var specs []Spec
+	if err := json.Unmarshal(b, &specs); err != nil {
+		return err
+	}
+	out, err := ParseList("list", specs)
+	*l = out
+	return err
+}
+
+// ParseList turns API input (one Spec per gpuType, "" or absent gpuType for
+// CPU-only capacity) into a List; errors name field[i].
+func ParseList(field string, specs []Spec) (List, error) {
+	out := make(List, len(specs))
+	for i, s := range specs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if _, dup := out[s.GPUType]; dup {
+			return nil, fieldErrorf(f+".gpuType", "%q is listed twice", s.GPUType)
+		}
+		if err := ValidateGPUType(s.GPUType); err != nil {
+			return nil, fieldErrorf(f+".gpuType", "%v", err)
+		}
+		if s.GPU > 0 && s.GPUType == "" {
+			return nil, fieldErrorf(f+".gpuType", "is required when gpu > 0")
+		}
+		v, err := Spec{CPU: s.CPU, Memory: s.Memory, GPU: s.GPU}.vector(f)
+		if err != nil {
+			return nil, err
+		}
+		out[s.GPUType] = v
+	}
+	return out, nil
 }

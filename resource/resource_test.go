@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"atrium"
 )
 
 func TestParseCPU(t *testing.T) {
@@ -68,7 +66,7 @@ func TestSpecErrorsNameTheField(t *testing.T) {
 			t.Fatalf("%s: %v", tt.json, err)
 		}
 		_, err := s.Vector("res")
-		if e := atrium.AsError(err); e == nil || e.Field != tt.field || e.Code != atrium.EINVALID {
+		if e, ok := err.(*FieldError); !ok || e.Field != tt.field {
 			t.Errorf("%s: err %v, want field %s", tt.json, err, tt.field)
 		}
 	}
@@ -99,5 +97,38 @@ func TestVectorAndList(t *testing.T) {
 	}
 	if got := l.Add(List{"T4": {1, 1, 1}}).Types(); strings.Join(got, ",") != ",A100,T4" {
 		t.Fatalf("types %v", got)
+	}
+}
+
+func TestListJSON(t *testing.T) {
+	l := List{"A100": {8000, 64 << 30, 8}, "": {4000, 1 << 30, 0}}
+	b, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `[{"cpu":"4","memory":"1Gi"},{"cpu":"8","memory":"64Gi","gpu":8,"gpuType":"A100"}]` {
+		t.Fatalf("json %s", b)
+	}
+	var back List
+	if err := json.Unmarshal(b, &back); err != nil || len(back) != 2 || back["A100"] != l["A100"] || back[""] != l[""] {
+		t.Fatalf("round trip %v %v", back, err)
+	}
+	vb, _ := json.Marshal(Vector{500, 1 << 20, 2})
+	var v Vector
+	if string(vb) != `{"cpu":"500m","memory":"1Mi","gpu":2}` || json.Unmarshal(vb, &v) != nil || v != (Vector{500, 1 << 20, 2}) {
+		t.Fatalf("vector json %s %v", vb, v)
+	}
+	for _, tt := range []struct {
+		specs []Spec
+		field string
+	}{
+		{[]Spec{{GPUType: "T4", GPU: 1}, {GPUType: "T4"}}, "min[1].gpuType"},
+		{[]Spec{{GPU: 2}}, "min[0].gpuType"},
+		{[]Spec{{CPU: "x"}}, "min[0].cpu"},
+	} {
+		_, err := ParseList("min", tt.specs)
+		if e, ok := err.(*FieldError); !ok || e.Field != tt.field {
+			t.Errorf("%+v: %v, want field %s", tt.specs, err, tt.field)
+		}
 	}
 }
