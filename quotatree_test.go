@@ -53,7 +53,11 @@ func TestValidateQuotaTree(t *testing.T) {
 			q.ResourceGroups = []string{"rg-a"}
 			return q
 		}(), "resourceGroupIds"},
-		{"unknown group", func() *atrium.Quota { q := quota("quota-xx", "", nil, nil); q.ResourceGroups = []string{"rg-b"}; return q }(), "resourceGroupIds[0]"},
+		{"unknown group", func() *atrium.Quota {
+			q := quota("quota-xx", "", nil, nil)
+			q.ResourceGroups = []string{"rg-b"}
+			return q
+		}(), "resourceGroupIds[0]"},
 		{"root guarantee beyond capacity", quota("quota-xx", "", a100(128, 8), nil), "min"},
 		{"parent max shrunk below child", quota("quota-root", "", a100(16, 8), a100(16, 8)), "max"},
 		{"lending more than min", func() *atrium.Quota {
@@ -66,7 +70,11 @@ func TestValidateQuotaTree(t *testing.T) {
 			q.PreemptorPriority, q.PreemptedPriority = 5, 5
 			return q
 		}(), "preemptedPriority"},
-		{"bad strategy", func() *atrium.Quota { q := quota("quota-xx", "quota-root", nil, nil); q.QueueStrategy = "Lottery"; return q }(), "queueStrategy"},
+		{"bad strategy", func() *atrium.Quota {
+			q := quota("quota-xx", "quota-root", nil, nil)
+			q.QueueStrategy = "Lottery"
+			return q
+		}(), "queueStrategy"},
 		{"bad name", func() *atrium.Quota { q := quota("quota-xx", "quota-root", nil, nil); q.Name = "Team A"; return q }(), "name"},
 	}
 	for _, tt := range tests {
