@@ -8,6 +8,7 @@ type Store interface {
 	UserService
 	WorkspaceService
 	OperationLogService
+	ComputeService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -30,6 +30,9 @@ type dialect struct {
 	// lockUsers serializes BootstrapAdmin's "is the users table empty?" check
 	// against concurrent inserts. Empty for SQLite (BEGIN IMMEDIATE does it).
 	lockUsers string
+	// lockQuotas serializes writes that read the whole quota tree (or the
+	// groups it draws on) before changing it. Empty for SQLite.
+	lockQuotas string
 	// timeText stores timestamps as fixed-width RFC 3339 text (SQLite has no
 	// time type); otherwise time.Time goes to the driver (TIMESTAMPTZ).
 	timeText bool
@@ -49,12 +52,13 @@ var sqliteDialect = &dialect{
 }
 
 var postgresDialect = &dialect{
-	name:      "postgres",
-	goose:     goose.DialectPostgres,
-	numbered:  true,
-	forUpdate: " FOR UPDATE",
-	collate:   ` COLLATE "C"`,
-	lockUsers: "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+	name:       "postgres",
+	goose:      goose.DialectPostgres,
+	numbered:   true,
+	forUpdate:  " FOR UPDATE",
+	collate:    ` COLLATE "C"`,
+	lockUsers:  "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+	lockQuotas: "LOCK TABLE quotas IN SHARE ROW EXCLUSIVE MODE",
 	uniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

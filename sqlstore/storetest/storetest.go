@@ -63,6 +63,16 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"Audit", testAudit},
 		{"AuditFailedWrite", testAuditFailedWrite},
 		{"AuditNotForBookkeeping", testAuditNotForBookkeeping},
+
+		{"ResourceGroups", testResourceGroups},
+		{"Nodes", testNodes},
+		{"Quotas", testQuotas},
+		{"QuotaFilters", testQuotaFilters},
+		{"QuotaBindings", testQuotaBindings},
+		{"QuotaTreeConcurrent", testQuotaTreeConcurrent},
+		{"WorkspaceConfig", testWorkspaceConfig},
+		{"ComputeWorkspaceDelete", testComputeWorkspaceDelete},
+		{"ComputeAudit", testComputeAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
