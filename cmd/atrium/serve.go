@@ -15,17 +15,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"atrium"
+	"atrium/hostcap"
 	"atrium/httpapi"
 	"atrium/secret"
 	"atrium/sqlstore"
 )
 
 type serveConfig struct {
-	addr        string
-	dataDir     string
-	databaseURL string
-	logFormat   string
-	logLevel    string
+	localCapacity string
+	addr          string
+	dataDir       string
+	databaseURL   string
+	logFormat     string
+	logLevel      string
 }
 
 func newServeCmd() *cobra.Command {
@@ -48,6 +50,8 @@ ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.addr, "addr", envOr("ATRIUM_ADDR", "127.0.0.1:8080"), "listen address (env ATRIUM_ADDR)")
 	addStoreFlags(f, &cfg.dataDir, &cfg.databaseURL)
+	f.StringVar(&cfg.localCapacity, "local-capacity", envOr("ATRIUM_LOCAL_CAPACITY", ""),
+		"override what this host offers to the local executor, e.g. cpu=8,memory=32Gi,gpu=4,gpuType=T4 (env ATRIUM_LOCAL_CAPACITY)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	return cmd
@@ -73,6 +77,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	capacity, err := hostcap.Override(hostcap.Detect(ctx), cfg.localCapacity)
+	if err != nil {
+		return err
+	}
 	db, err := openStore(ctx, cfg.dataDir, cfg.databaseURL)
 	if err != nil {
 		return err
@@ -81,6 +89,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	logger.Info("database ready", "engine", db.Engine())
 
 	if err := bootstrap(ctx, db, cfg.dataDir, logger); err != nil {
+		return err
+	}
+	if err := registerLocal(ctx, db, capacity, logger); err != nil {
 		return err
 	}
 

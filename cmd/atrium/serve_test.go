@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"atrium"
+	"atrium/resource"
+	"atrium/sqlstore"
 )
 
 var (
@@ -287,4 +290,62 @@ func startServerAt(t *testing.T, addr string, env []string) *server {
 	}
 	t.Fatalf("not ready:\n%s", s.stderr)
 	return nil
+}
+
+// TestLocalGroupAndPublicPool: the first start registers this host as
+// rg-local with the --local-capacity override and creates quota-public over
+// it; later starts follow the capacity; a deleted pool stays deleted.
+func TestLocalGroupAndPublicPool(t *testing.T) {
+	dataDir := t.TempDir()
+	open := func() *sqlstore.DB {
+		db, err := sqlstore.Open(context.Background(), filepath.Join(dataDir, "atrium.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	check := func(gpus int64) {
+		t.Helper()
+		db := open()
+		defer db.Close()
+		ctx := context.Background()
+		nodes, err := db.FindNodes(ctx, atrium.LocalResourceGroupID)
+		if err != nil || len(nodes) != 1 {
+			t.Fatalf("local nodes %v %v", nodes, err)
+		}
+		want := resource.Vector{MilliCPU: 8000, Memory: 32 << 30, GPU: gpus}
+		if n := nodes[0]; n.Capacity != want || n.GPUType != "T4" || n.State != atrium.NodeReady {
+			t.Fatalf("local node %+v", n)
+		}
+		q, err := db.FindQuotaByID(ctx, atrium.PublicQuotaID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !q.OfferedToAll || q.Max["T4"] != want || len(q.Min) != 0 {
+			t.Fatalf("public pool %+v", q)
+		}
+	}
+	s := startServer(t, nil, "--data-dir", dataDir, "--local-capacity", "cpu=8,memory=32Gi,gpu=4,gpuType=T4")
+	s.kill9(t)
+	check(4)
+	s = startServer(t, []string{"ATRIUM_LOCAL_CAPACITY=cpu=8,memory=32Gi,gpu=8,gpuType=T4"}, "--data-dir", dataDir)
+	s.kill9(t)
+	check(8)
+
+	db := open()
+	if err := db.DeleteQuota(context.Background(), atrium.PublicQuotaID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = startServer(t, nil, "--data-dir", dataDir, "--local-capacity", "cpu=8,memory=32Gi,gpu=8,gpuType=T4")
+	s.kill9(t)
+	db = open()
+	defer db.Close()
+	if _, err := db.FindQuotaByID(context.Background(), atrium.PublicQuotaID); atrium.ErrorCode(err) != atrium.ENOTFOUND {
+		t.Fatalf("deleted public pool came back: %v", err)
+	}
+	out, err := exec.Command(atriumBinary(t), "serve", "--data-dir", t.TempDir(), "--local-capacity", "gpu=2").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "gpuType is required") {
+		t.Fatalf("bad --local-capacity accepted: %v %s", err, out)
+	}
 }
