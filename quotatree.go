@@ -58,14 +58,18 @@ func ValidateQuotaTree(q *Quota, all []*Quota, groups []*ResourceGroup, nodes []
 		byID[o.ID] = o
 	}
 	byID[q.ID] = q
+	sorted := make([]*Quota, 0, len(byID)) // map order would make errors vary
+	for _, o := range byID {
+		sorted = append(sorted, o)
+	}
+	slices.SortFunc(sorted, func(a, b *Quota) int { return cmpString(a.ID, b.ID) })
 	children := func(id string) []*Quota {
 		var out []*Quota
-		for _, o := range byID {
+		for _, o := range sorted {
 			if o.ParentID == id {
 				out = append(out, o)
 			}
 		}
-		slices.SortFunc(out, func(a, b *Quota) int { return cmpString(a.ID, b.ID) })
 		return out
 	}
 
@@ -99,12 +103,16 @@ func ValidateQuotaTree(q *Quota, all []*Quota, groups []*ResourceGroup, nodes []
 	for root.ParentID != "" {
 		root = byID[root.ParentID]
 	}
-	capacity := resource.List{}
-	for _, n := range nodes {
-		if slices.Contains(root.ResourceGroups, n.GroupID) && n.State != NodeNotReady {
-			capacity[n.GPUType] = capacity[n.GPUType].Add(n.Capacity)
+	capacityOf := func(gs []string) resource.List {
+		c := resource.List{}
+		for _, n := range nodes {
+			if slices.Contains(gs, n.GroupID) && n.State != NodeNotReady {
+				c[n.GPUType] = c[n.GPUType].Add(n.Capacity)
+			}
 		}
+		return c
 	}
+	capacity := capacityOf(root.ResourceGroups)
 	for field, l := range map[string]resource.List{"min": q.Min, "max": q.Max, "lendingLimit": q.LendingLimit} {
 		for _, t := range l.Types() {
 			if _, ok := capacity[t]; !ok {
@@ -113,9 +121,24 @@ func ValidateQuotaTree(q *Quota, all []*Quota, groups []*ResourceGroup, nodes []
 		}
 	}
 	if parent == nil {
-		for _, t := range q.Min.Types() {
-			if !q.Min[t].LessEq(capacity[t]) {
-				return FieldErrorf("min", "%s for gpuType %q is more than resource groups %v hold (%s): a guarantee must be backed", q.Min[t], t, q.ResourceGroups, capacity[t])
+		// Roots drawing on the same groups must not together guarantee more
+		// than those groups hold: check every root's group set that q's
+		// groups fall within, summing the roots inside it.
+		for _, r := range sorted {
+			if r.ParentID != "" || !subset(q.ResourceGroups, r.ResourceGroups) {
+				continue
+			}
+			sum, names := resource.List{}, []string{}
+			for _, o := range sorted {
+				if o.ParentID == "" && subset(o.ResourceGroups, r.ResourceGroups) {
+					sum, names = sum.Add(o.Min), append(names, o.ID)
+				}
+			}
+			c := capacityOf(r.ResourceGroups)
+			for _, t := range sum.Types() {
+				if !sum[t].LessEq(c[t]) {
+					return FieldErrorf("min", "guarantees %s for gpuType %q together with %v exceed what resource groups %v hold (%s): a guarantee must be backed", sum[t], t, names, r.ResourceGroups, c[t])
+				}
 			}
 		}
 	} else {
@@ -138,6 +161,16 @@ func ValidateQuotaTree(q *Quota, all []*Quota, groups []*ResourceGroup, nodes []
 		}
 	}
 	return childMinsFit(q, kids, "min", "this quota's min")
+}
+
+// subset reports whether every element of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // childMinsFit checks that the children's guarantees together fit in the

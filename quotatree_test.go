@@ -59,6 +59,10 @@ func TestValidateQuotaTree(t *testing.T) {
 			return q
 		}(), "resourceGroupIds[0]"},
 		{"root guarantee beyond capacity", quota("quota-xx", "", a100(128, 8), nil), "min"},
+		{"two roots over-guarantee shared groups", func() *atrium.Quota {
+			return quota("quota-yy", "", a100(40, 2), nil) // root already guarantees 32 of 64 cpus
+		}(), "min"},
+		{"second root within shared capacity", quota("quota-yy", "", a100(32, 0), nil), ""},
 		{"parent max shrunk below child", quota("quota-root", "", a100(16, 8), a100(16, 8)), "max"},
 		{"lending more than min", func() *atrium.Quota {
 			q := quota("quota-xx", "quota-root", a100(4, 2), a100(8, 4))
