@@ -212,7 +212,7 @@ func (s *State) capacityChanged(g, t int) {
 			c = c.Add(s.pools[pi].capacity)
 		}
 		s.quotas[r].capacity[t] = c
-		s.dirty[r] = true
+		s.dirty[r] |= typeBit(t)
 	}
 	s.fitGen++
 	s.preGen++

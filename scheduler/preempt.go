@@ -157,6 +157,9 @@ func (s *State) candidates(e *entry, now time.Time) []candidate {
 			if bi == qi || len(b.running) == 0 {
 				continue
 			}
+			if s.policy.Reclaim == ReclaimLowerPriority && !b.runsBelow(e.prio) {
+				continue
+			}
 			side, ok := s.reclaimSide(e, bi)
 			if !ok {
 				continue
@@ -209,6 +212,16 @@ func (s *State) reclaimSide(e *entry, b int) (int, bool) {
 		}
 	}
 	return bx, s.borrowing(bx, e)
+}
+
+// runsBelow reports whether the quota runs a workload of priority below p.
+func (q *quota) runsBelow(p int) bool {
+	for i := 1; i < p; i++ {
+		if q.byPrio[i] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func sharesType(v, e *entry) bool {

@@ -52,6 +52,11 @@ func (h cursorHeap) down(i int) {
 	}
 }
 
+// ownReason reports reasons about the workload itself, not its queue.
+func ownReason(c ReasonCode) bool {
+	return c == QuotaExhausted || c == InsufficientNodeCapacity || static(c)
+}
+
 // static reports reasons no change in the cluster's usage can fix.
 func static(c ReasonCode) bool {
 	return c == InvalidWorkload || c == ExceedsQuotaMax || c == NoMatchingGPUType
@@ -76,9 +81,12 @@ func (s *State) Refresh(now time.Time) Decisions {
 	return s.run(now, s.dirty)
 }
 
-// run is a pass over the trees with only[root] set (all when only is nil),
-// followed by the fresh workloads of the other trees.
-func (s *State) run(now time.Time, only []bool) Decisions {
+// run is a pass over the trees with only[root] != 0 (all when only is nil),
+// followed by the fresh workloads of the other trees. In a tree walked for
+// only[root], a workload requesting none of those gpuTypes whose last reason
+// was its own keeps that reason without being evaluated again: nothing it
+// needs was released.
+func (s *State) run(now time.Time, only []uint64) Decisions {
 	s.pass++
 	s.fitGen++
 	s.preGen++
@@ -87,7 +95,7 @@ func (s *State) run(now time.Time, only []bool) Decisions {
 	n := 0
 	for qi := range s.quotas {
 		q := &s.quotas[qi]
-		if len(q.queue) == 0 || (only != nil && !only[q.root]) {
+		if len(q.queue) == 0 || (only != nil && only[q.root] == 0) {
 			continue
 		}
 		h = append(h, cursor{q: qi, e: q.queue[0], eff: s.effPrio(q.queue[0], now)})
@@ -95,17 +103,29 @@ func (s *State) run(now time.Time, only []bool) Decisions {
 	}
 	if only == nil {
 		n += len(s.orphans)
+		d.Queued = make([]Pending, 0, n)
 	}
-	d.Queued = make([]Pending, 0, n)
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
 	for len(h) > 0 {
 		c := &h[0]
 		q := &s.quotas[c.q]
-		if s.evaluate(&d, c.e, c.pos, now) && s.blocks(q, c.e, c.eff) {
+		keep := only != nil && only[q.root]&c.e.mask == 0 && ownReason(c.e.reason.Code)
+		var blocked bool
+		if keep {
+			if blocked = !static(c.e.reason.Code); blocked {
+				s.holdMin(c.e)
+				blocked = s.blocks(q, c.e, c.eff)
+			}
+		} else {
+			blocked = s.evaluate(&d, c.e, c.pos, now) && s.blocks(q, c.e, c.eff)
+		}
+		if blocked {
 			for j := c.pos + 1; j < len(q.queue); j++ {
-				s.blockedBehind(&d, q, q.queue[j], c.e, c.eff, now, j)
+				if o := q.queue[j]; !keep || o.isNew {
+					s.blockedBehind(&d, q, o, c.e, c.eff, now, j)
+				}
 			}
 			c.pos = len(q.queue)
 		} else {
@@ -148,7 +168,7 @@ func (s *State) run(now time.Time, only []bool) Decisions {
 	// Admitted workloads leave their queues; victims join theirs.
 	for qi := range s.quotas {
 		q := &s.quotas[qi]
-		if len(q.queue) > 0 && (only == nil || only[q.root] || q.hasAdmitted) {
+		if len(q.queue) > 0 && (only == nil || only[q.root] != 0 || q.hasAdmitted) {
 			q.queue = slices.DeleteFunc(q.queue, func(e *entry) bool { return e.running })
 			q.hasAdmitted = false
 		}
@@ -263,7 +283,7 @@ func (s *State) commit(e *entry, now time.Time) {
 	e.started = now
 	e.admitted = s.pass
 	s.chargeQuota(e)
-	s.preGen++
+	// preGen stays: what was just admitted cannot be a victim in this pass.
 }
 
 // placements renders an entry's pod nodes, pod sets in workload order.
@@ -309,12 +329,12 @@ func (s *State) Remove(id string) bool {
 	}
 	s.releaseRunning(e)
 	if e.quota >= 0 {
-		s.dirty[s.quotas[e.quota].root] = true
+		s.dirty[s.quotas[e.quota].root] |= e.mask
 	}
 	for _, n := range e.nodes {
 		if n >= 0 {
 			for _, r := range s.rootsOfGroup[s.nodes[n].group] {
-				s.dirty[r] = true
+				s.dirty[r] |= e.mask
 			}
 		}
 	}

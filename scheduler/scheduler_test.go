@@ -510,3 +510,36 @@ func must(t *testing.T, err error) {
 }
 
 var _ = resource.Vector{}
+
+func TestUsage(t *testing.T) {
+	snap := siblings()
+	snap.Running = []Workload{
+		run(job("b1", "b", 3, 0, pods("w", 1, 1, 1, 8, "A100")), 0, "n1"),
+		run(job("b2", "b", 3, 0, pods("w", 1, 1, 1, 8, "A100")), 1, "n2"),
+	}
+	snap.Running[0].Used = resource.List{"A100": vec(0, 0, 5)}
+	snap.Queued = []Workload{job("a1", "a", 5, 2, pods("w", 1, 1, 1, 4, "A100"))}
+	u, err := Usage(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(q string) TypeUsage {
+		for _, tu := range u[q].Types {
+			if tu.GPUType == "A100" {
+				return tu
+			}
+		}
+		t.Fatalf("%s has no A100 usage: %+v", q, u[q])
+		return TypeUsage{}
+	}
+	a, b, r := get("a"), get("b"), get("root")
+	if a.Min.GPU != 8 || a.Max.GPU != 16 || a.Allocated.GPU != 0 || a.Requested.GPU != 4 || a.Lent.GPU != 8 || a.Borrowed.GPU != 0 {
+		t.Errorf("a: %+v", a)
+	}
+	if b.Allocated.GPU != 16 || b.Used.GPU != 13 || b.Borrowed.GPU != 8 || b.Lent.GPU != 0 || b.Available.GPU != 0 {
+		t.Errorf("b: %+v", b)
+	}
+	if r.Allocated.GPU != 16 || r.Requested.GPU != 4 || !r.MaxUnlimited || u["a"].Parent != "root" {
+		t.Errorf("root: %+v", r)
+	}
+}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"atrium/resource"
@@ -37,6 +38,7 @@ type entry struct {
 	k1, k2  int64 // queue order: k1, k2, sub, id ascending
 	sub     int64
 	reqs    []typeReq // sorted by gpuType index
+	mask    uint64    // bit t for each gpuType t requested (bit 63 stands for t ≥ 63)
 	shapes  []shape   // placement order: largest pods first
 	pods    int
 	invalid string
@@ -74,6 +76,7 @@ type quota struct {
 
 	queue   []*entry // ordered by before
 	running []*entry
+	byPrio  [10]int // running workloads per priority
 
 	// memos, valid while their generation matches the State's
 	fitMemo []fitFail
@@ -120,7 +123,7 @@ type State struct {
 	pass    uint64 // passes run
 	fitGen  uint64 // bumped when capacity is released: node-fit memos expire
 	preGen  uint64 // bumped on any admission or release: preemption memos expire
-	dirty   []bool // per quota index (roots only): capacity released since the last pass
+	dirty   []uint64 // per quota index (roots only): gpuTypes (bit t) with capacity released since the last pass
 	fresh   []*entry
 	scratch []int32
 	requeue []*entry
@@ -156,7 +159,14 @@ func New(snap Snapshot) (*State, error) {
 	if err := s.buildNodes(snap.Nodes); err != nil {
 		return nil, err
 	}
-	for i := range snap.Running {
+	// Charge running workloads in id order: node bucket order, and so
+	// placement ties, then do not depend on the input order.
+	run := make([]int, len(snap.Running))
+	for i := range run {
+		run[i] = i
+	}
+	slices.SortFunc(run, func(a, b int) int { return strings.Compare(snap.Running[a].ID, snap.Running[b].ID) })
+	for _, i := range run {
 		if err := s.addRunning(snap.Running[i]); err != nil {
 			return nil, err
 		}
@@ -212,6 +222,9 @@ func (s *State) typeOf(name string) int {
 	return t
 }
 
+// typeBit is gpuType t's bit in a type mask.
+func typeBit(t int) uint64 { return 1 << min(t, 63) }
+
 // applyLimits sets gpuType t's limits from the quota's configuration.
 func (q *quota) applyLimits(t int, name string) {
 	if q.cfg == nil {
@@ -256,7 +269,7 @@ func (s *State) buildQuotas(qs []Quota) error {
 		s.quotas[i].parent = p
 		s.quotas[p].children = append(s.quotas[p].children, i)
 	}
-	s.dirty = make([]bool, len(qs))
+	s.dirty = make([]uint64, len(qs))
 	for i := range s.quotas {
 		r, d := i, 0
 		for s.quotas[r].parent >= 0 {
@@ -348,6 +361,9 @@ func (s *State) newEntry(w Workload) *entry {
 		}
 	}
 	slices.SortFunc(e.reqs, func(a, b typeReq) int { return a.t - b.t })
+	for _, tr := range e.reqs {
+		e.mask |= typeBit(tr.t)
+	}
 	// Place the biggest pods first: fewer dead ends for the greedy best-fit.
 	slices.SortStableFunc(e.shapes, func(a, b shape) int {
 		if a.t != b.t {
@@ -454,6 +470,7 @@ func (s *State) chargeQuota(e *entry) {
 		q := &s.quotas[e.quota]
 		e.runPos = len(q.running)
 		q.running = append(q.running, e)
+		q.byPrio[e.prio]++
 	}
 	e.running = true
 }
@@ -476,6 +493,7 @@ func (s *State) releaseRunning(e *entry) {
 		q.running[e.runPos] = last
 		last.runPos = e.runPos
 		q.running = q.running[:len(q.running)-1]
+		q.byPrio[e.prio]--
 	}
 	e.running = false
 }
