@@ -120,9 +120,9 @@ type State struct {
 
 	byID map[string]*entry
 
-	pass    uint64 // passes run
-	fitGen  uint64 // bumped when capacity is released: node-fit memos expire
-	preGen  uint64 // bumped on any admission or release: preemption memos expire
+	pass    uint64   // passes run
+	fitGen  uint64   // bumped when capacity is released: node-fit memos expire
+	preGen  uint64   // bumped on any admission or release: preemption memos expire
 	dirty   []uint64 // per quota index (roots only): gpuTypes (bit t) with capacity released since the last pass
 	fresh   []*entry
 	scratch []int32
