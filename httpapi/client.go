@@ -478,3 +478,149 @@ func (c *Client) ListOperationLogs(ctx context.Context, workspaceID string, opt 
 	var out List[*atrium.OperationLog]
 	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/operation-logs", opt.query(false), nil, &out, nil)
 }
+
+// --- Resource groups and nodes ---
+
+// CreateResourceGroup registers a resource group (ResourceAdmin).
+func (c *Client) CreateResourceGroup(ctx context.Context, req CreateResourceGroupRequest) (*ResourceGroupView, error) {
+	var out ResourceGroupView
+	return &out, c.do(ctx, "POST", "/api/v1/resource-groups", nil, req, &out, nil)
+}
+
+// ListResourceGroups lists resource groups with their capacity (ResourceAdmin).
+func (c *Client) ListResourceGroups(ctx context.Context) (*List[*ResourceGroupView], error) {
+	var out List[*ResourceGroupView]
+	return &out, c.do(ctx, "GET", "/api/v1/resource-groups", nil, nil, &out, nil)
+}
+
+// GetResourceGroup reads a resource group with its nodes.
+func (c *Client) GetResourceGroup(ctx context.Context, id string) (*ResourceGroupView, error) {
+	var out ResourceGroupView
+	return &out, c.do(ctx, "GET", "/api/v1/resource-groups/"+pathEsc(id), nil, nil, &out, nil)
+}
+
+// UpdateResourceGroup changes a resource group; nil fields stay.
+func (c *Client) UpdateResourceGroup(ctx context.Context, id string, req UpdateResourceGroupRequest) (*ResourceGroupView, error) {
+	var out ResourceGroupView
+	return &out, c.do(ctx, "PUT", "/api/v1/resource-groups/"+pathEsc(id), nil, req, &out, nil)
+}
+
+// DeleteResourceGroup deletes a resource group and its nodes.
+func (c *Client) DeleteResourceGroup(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/api/v1/resource-groups/"+pathEsc(id), nil, nil, nil, nil)
+}
+
+// ListNodes lists a resource group's nodes.
+func (c *Client) ListNodes(ctx context.Context, groupID string) (*List[*NodeView], error) {
+	var out List[*NodeView]
+	return &out, c.do(ctx, "GET", "/api/v1/resource-groups/"+pathEsc(groupID)+"/nodes", nil, nil, &out, nil)
+}
+
+// PutNode creates or replaces a node of a resource group.
+func (c *Client) PutNode(ctx context.Context, groupID, name string, req PutNodeRequest) (*NodeView, error) {
+	var out NodeView
+	return &out, c.do(ctx, "PUT", "/api/v1/resource-groups/"+pathEsc(groupID)+"/nodes/"+pathEsc(name), nil, req, &out, nil)
+}
+
+// DeleteNode removes a node.
+func (c *Client) DeleteNode(ctx context.Context, groupID, name string) error {
+	return c.do(ctx, "DELETE", "/api/v1/resource-groups/"+pathEsc(groupID)+"/nodes/"+pathEsc(name), nil, nil, nil, nil)
+}
+
+// --- Quotas ---
+
+// CreateQuota creates a quota (ResourceAdmin).
+func (c *Client) CreateQuota(ctx context.Context, req QuotaRequest) (*QuotaView, error) {
+	var out QuotaView
+	return &out, c.do(ctx, "POST", "/api/v1/quotas", nil, req, &out, nil)
+}
+
+// ListQuotasOptions filters ListQuotas.
+type ListQuotasOptions struct {
+	// Tree lists root quotas with their children, recursively.
+	Tree bool
+	// ParentID, when set, lists only the children of that quota ("" for roots).
+	ParentID *string
+	// OfferedTo lists only the quotas this workspace id may bind.
+	OfferedTo string
+}
+
+// ListQuotas lists quotas with their usage (ResourceAdmin).
+func (c *Client) ListQuotas(ctx context.Context, opt ListQuotasOptions) (*List[*QuotaView], error) {
+	q := url.Values{}
+	if opt.Tree {
+		q.Set("layout", "tree")
+	}
+	if opt.ParentID != nil {
+		q.Set("parentId", *opt.ParentID)
+	}
+	if opt.OfferedTo != "" {
+		q.Set("offeredTo", opt.OfferedTo)
+	}
+	var out List[*QuotaView]
+	return &out, c.do(ctx, "GET", "/api/v1/quotas", q, nil, &out, nil)
+}
+
+func layoutQuery(tree bool) url.Values {
+	if tree {
+		return url.Values{"layout": {"tree"}}
+	}
+	return nil
+}
+
+// GetQuota reads a quota with its usage; tree adds its subtree.
+func (c *Client) GetQuota(ctx context.Context, id string, tree bool) (*QuotaView, error) {
+	var out QuotaView
+	return &out, c.do(ctx, "GET", "/api/v1/quotas/"+pathEsc(id), layoutQuery(tree), nil, &out, nil)
+}
+
+// UpdateQuota replaces a quota's changeable fields (start from QuotaView.Request).
+func (c *Client) UpdateQuota(ctx context.Context, id string, req QuotaRequest) (*QuotaView, error) {
+	var out QuotaView
+	return &out, c.do(ctx, "PUT", "/api/v1/quotas/"+pathEsc(id), nil, req, &out, nil)
+}
+
+// DeleteQuota deletes a quota without children or bindings.
+func (c *Client) DeleteQuota(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/api/v1/quotas/"+pathEsc(id), nil, nil, nil, nil)
+}
+
+// ListWorkspaceQuotas lists the quotas a workspace may use (bound or
+// offered to all); offered lists instead those offered to it but not bound.
+func (c *Client) ListWorkspaceQuotas(ctx context.Context, workspaceID string, offered bool) (*List[*QuotaView], error) {
+	var q url.Values
+	if offered {
+		q = url.Values{"offered": {"true"}}
+	}
+	var out List[*QuotaView]
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/quotas", q, nil, &out, nil)
+}
+
+// GetWorkspaceQuota reads a quota the workspace may use; tree adds its subtree.
+func (c *Client) GetWorkspaceQuota(ctx context.Context, workspaceID, quotaID string, tree bool) (*QuotaView, error) {
+	var out QuotaView
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/quotas/"+pathEsc(quotaID), layoutQuery(tree), nil, &out, nil)
+}
+
+// BindQuota binds a quota offered to the workspace.
+func (c *Client) BindQuota(ctx context.Context, workspaceID, quotaID string) (*atrium.QuotaBinding, error) {
+	var out atrium.QuotaBinding
+	return &out, c.do(ctx, "POST", wsPath(workspaceID)+"/quotas", nil, BindQuotaRequest{QuotaID: quotaID}, &out, nil)
+}
+
+// UnbindQuota unbinds a quota from the workspace.
+func (c *Client) UnbindQuota(ctx context.Context, workspaceID, quotaID string) error {
+	return c.do(ctx, "DELETE", wsPath(workspaceID)+"/quotas/"+pathEsc(quotaID), nil, nil, nil, nil)
+}
+
+// GetWorkspaceConfig reads a workspace's scheduling configuration.
+func (c *Client) GetWorkspaceConfig(ctx context.Context, workspaceID string) (*WorkspaceConfigView, error) {
+	var out WorkspaceConfigView
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/config", nil, nil, &out, nil)
+}
+
+// UpdateWorkspaceConfig changes a workspace's configuration; nil fields stay.
+func (c *Client) UpdateWorkspaceConfig(ctx context.Context, workspaceID string, req UpdateWorkspaceConfigRequest) (*WorkspaceConfigView, error) {
+	var out WorkspaceConfigView
+	return &out, c.do(ctx, "PUT", wsPath(workspaceID)+"/config", nil, req, &out, nil)
+}

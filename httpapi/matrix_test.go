@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"atrium"
+	"atrium/resource"
 )
 
 // world is one fresh workspace with a member of every built-in role, a
@@ -19,6 +20,14 @@ type world struct {
 	victimTok  string
 	subjects   map[string]*subject
 	otherToken string // id of a token that belongs to the victim
+
+	// Compute: a resource group with a node and a root quota drawing on it,
+	// offered to and bound by the workspace; a leaf child quota offered to
+	// the workspace but not bound; a spare group no quota draws on, with a
+	// spare node.
+	rg, spareRG       *atrium.ResourceGroup
+	quota, spareQuota *atrium.Quota
+	spareNode         string
 }
 
 type subject struct {
@@ -70,7 +79,45 @@ func (f *fixture) newWorld(t *testing.T, users map[string]*subject, n int) *worl
 	if err != nil || len(toks) != 1 {
 		t.Fatal(err, toks)
 	}
-	return &world{ws: ws, victim: ms[len(ms)-1], victimTok: victimTok, subjects: users, otherToken: toks[0].ID}
+	w := &world{ws: ws, victim: ms[len(ms)-1], victimTok: victimTok, subjects: users, otherToken: toks[0].ID}
+	f.computeWorld(t, w, n)
+	return w
+}
+
+func (f *fixture) computeWorld(t *testing.T, w *world, n int) {
+	t.Helper()
+	ctx := context.Background()
+	w.rg = &atrium.ResourceGroup{ID: fmt.Sprintf("rg-m%d", n), Name: fmt.Sprintf("m%d", n), Backend: atrium.BackendLocal}
+	w.spareRG = &atrium.ResourceGroup{ID: fmt.Sprintf("rg-spare%d", n), Name: fmt.Sprintf("spare%d", n), Backend: atrium.BackendSlurm}
+	w.spareNode = fmt.Sprintf("spare-node%d", n)
+	a100 := func(cpu int64, gi int64, gpu int64) resource.List {
+		return resource.List{"A100": {MilliCPU: cpu * 1000, Memory: gi << 30, GPU: gpu}}
+	}
+	for _, g := range []*atrium.ResourceGroup{w.rg, w.spareRG} {
+		if err := f.store.CreateResourceGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range []*atrium.Node{
+		{Name: fmt.Sprintf("node%d", n), GroupID: w.rg.ID, GPUType: "A100", Capacity: a100(16, 64, 8)["A100"], State: atrium.NodeReady, Labels: map[string]string{}},
+		{Name: w.spareNode, GroupID: w.spareRG.ID, GPUType: "T4", Capacity: resource.Vector{MilliCPU: 8000, Memory: 32 << 30, GPU: 2}, State: atrium.NodeReady, Labels: map[string]string{}},
+	} {
+		if err := f.store.PutNode(ctx, nd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.quota = &atrium.Quota{ID: fmt.Sprintf("quota-m%d", n), Name: fmt.Sprintf("m%d", n), ResourceGroups: []string{w.rg.ID},
+		Min: a100(8, 32, 4), Max: a100(16, 64, 8), QueueStrategy: atrium.RoundRobin, OfferedTo: []string{w.ws.ID}}
+	w.spareQuota = &atrium.Quota{ID: fmt.Sprintf("quota-spare%d", n), Name: fmt.Sprintf("spare%d", n), ParentID: w.quota.ID,
+		Max: a100(4, 16, 2), QueueStrategy: atrium.StrictFIFO, OfferedTo: []string{w.ws.ID}}
+	for _, q := range []*atrium.Quota{w.quota, w.spareQuota} {
+		if err := f.store.CreateQuota(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.store.BindQuota(ctx, w.ws.ID, w.quota.ID); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // matrixCase is one request in the matrix and the answer SPEC §2 demands.
@@ -127,6 +174,17 @@ func raOnly(ok int) func(*subject) int {
 	}
 }
 
+// Resource groups, nodes and quotas are managed by ResourceAdmin alone
+// (SPEC §1: "registers resource groups and nodes, carves quotas").
+func platform(ok int) func(*subject) int {
+	return func(s *subject) int {
+		if isRA(s) {
+			return ok
+		}
+		return http.StatusForbidden
+	}
+}
+
 func anyone(ok int) func(*subject) int { return func(*subject) int { return ok } }
 
 func matrixCases() []matrixCase {
@@ -135,6 +193,12 @@ func matrixCases() []matrixCase {
 			p := "/api/v1/workspaces/" + w.ws.ID + suffix
 			return strings.ReplaceAll(p, "{memberId}", w.victim.ID)
 		}
+	}
+	rg := func(suffix string) func(w *world, s *subject) string {
+		return func(w *world, s *subject) string { return "/api/v1/resource-groups/" + w.rg.ID + suffix }
+	}
+	quota := func(suffix string) func(w *world, s *subject) string {
+		return func(w *world, s *subject) string { return "/api/v1/quotas/" + w.quota.ID + suffix }
 	}
 	fixed := func(p string) func(*world, *subject) string { return func(*world, *subject) string { return p } }
 	body := func(v any) func(*world, *subject) any { return func(*world, *subject) any { return v } }
@@ -199,6 +263,58 @@ func matrixCases() []matrixCase {
 			body: body(map[string]any{"permissions": []string{"Model:GetModel", "Model:ApproveModelVersion"}}), want: wsManage(200)},
 		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}/roles/{roleName}", path_: ws("/roles/Reviewer"), want: wsManage(204)},
 		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/operation-logs", path_: ws("/operation-logs"), want: wsRead(200)},
+
+		// Compute, platform side: ResourceAdmin only.
+		{method: "POST", path: "/api/v1/resource-groups", path_: fixed("/api/v1/resource-groups"),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"name": "new-" + s.name + "-" + w.ws.Name[7:], "backend": "kubernetes"}
+			}, want: platform(201)},
+		{method: "GET", path: "/api/v1/resource-groups", path_: fixed("/api/v1/resource-groups"), want: platform(200)},
+		{method: "GET", path: "/api/v1/resource-groups/{resourceGroupId}", path_: rg(""), want: platform(200)},
+		{method: "PUT", path: "/api/v1/resource-groups/{resourceGroupId}", path_: rg(""), body: body(map[string]any{"description": "changed"}), want: platform(200)},
+		{method: "DELETE", path: "/api/v1/resource-groups/{resourceGroupId}",
+			path_: func(w *world, s *subject) string { return "/api/v1/resource-groups/" + w.spareRG.ID }, want: platform(204)},
+		{method: "GET", path: "/api/v1/resource-groups/{resourceGroupId}/nodes", path_: rg("/nodes"), want: platform(200)},
+		{method: "PUT", path: "/api/v1/resource-groups/{resourceGroupId}/nodes/{nodeName}",
+			path_: func(w *world, s *subject) string {
+				return "/api/v1/resource-groups/" + w.spareRG.ID + "/nodes/new-" + s.name + "-" + w.ws.Name[7:]
+			}, body: body(map[string]any{"capacity": map[string]any{"cpu": 4, "memory": "16Gi"}, "labels": map[string]string{"zone": "a"}}), want: platform(200)},
+		{method: "DELETE", path: "/api/v1/resource-groups/{resourceGroupId}/nodes/{nodeName}",
+			path_: func(w *world, s *subject) string {
+				return "/api/v1/resource-groups/" + w.spareRG.ID + "/nodes/" + w.spareNode
+			}, want: platform(204)},
+		{method: "POST", path: "/api/v1/quotas", path_: fixed("/api/v1/quotas"),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"name": "new-" + s.name + "-" + w.ws.Name[7:], "parentId": w.quota.ID,
+					"max": []map[string]any{{"gpuType": "A100", "cpu": 2, "memory": "8Gi", "gpu": 1}}}
+			}, want: platform(201)},
+		{method: "GET", path: "/api/v1/quotas", path_: fixed("/api/v1/quotas?layout=tree"), want: platform(200)},
+		{method: "GET", path: "/api/v1/quotas/{quotaId}", path_: quota("?layout=tree"), want: platform(200)},
+		{method: "PUT", path: "/api/v1/quotas/{quotaId}", path_: quota(""),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"name": w.quota.Name, "description": "changed", "resourceGroupIds": []string{w.rg.ID},
+					"min": w.quota.Min.Specs(), "max": w.quota.Max.Specs(), "offeredTo": []string{w.ws.ID}}
+			}, want: platform(200)},
+		{method: "DELETE", path: "/api/v1/quotas/{quotaId}",
+			path_: func(w *world, s *subject) string { return "/api/v1/quotas/" + w.spareQuota.ID }, want: platform(204)},
+
+		// Compute, workspace side: members read, Owner/Admin bind and configure.
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/quotas", path_: ws("/quotas"), want: wsRead(200)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/quotas", name: "offered", path_: ws("/quotas?offered=true"), want: wsRead(200)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/quotas/{quotaId}",
+			path_: func(w *world, s *subject) string {
+				return "/api/v1/workspaces/" + w.ws.ID + "/quotas/" + w.quota.ID + "?layout=tree"
+			}, want: wsRead(200)},
+		{method: "POST", path: "/api/v1/workspaces/{workspaceId}/quotas", path_: ws("/quotas"),
+			body: func(w *world, s *subject) any { return map[string]any{"quotaId": w.spareQuota.ID} }, want: wsManage(201)},
+		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}/quotas/{quotaId}",
+			path_: func(w *world, s *subject) string { return "/api/v1/workspaces/" + w.ws.ID + "/quotas/" + w.quota.ID }, want: wsManage(204)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/config", path_: ws("/config"), want: wsRead(200)},
+		{method: "PUT", path: "/api/v1/workspaces/{workspaceId}/config", path_: ws("/config"),
+			body: func(w *world, s *subject) any {
+				return map[string]any{"defaultPriority": map[string]int{"DLC": 3}, "maxPriority": map[string]int{"AlgoDeveloper": 5, "Reviewer": 7},
+					"maxRunningTime": map[string]string{"DLC": "24h"}, "queueTimeout": "2h", "defaultQuotaId": w.quota.ID}
+			}, want: wsManage(200)},
 	}
 }
 

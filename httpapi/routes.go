@@ -24,7 +24,11 @@ func params(groups ...[]param) []param {
 // apiRoutes is the whole API: every route names its permission code, so the
 // authorizer, the operation log and the OpenAPI document follow from here.
 func (s *Server) apiRoutes() []*route {
-	const ws = "/api/v1/workspaces/{workspaceId}"
+	const (
+		ws    = "/api/v1/workspaces/{workspaceId}"
+		rg    = "/api/v1/resource-groups"
+		quota = "/api/v1/quotas"
+	)
 	return []*route{
 		// Identity.
 		{method: "POST", path: "/api/v1/auth/tokens", code: "Token:CreateToken", status: http.StatusCreated, auth: authTokenOrBasic,
@@ -96,6 +100,65 @@ func (s *Server) apiRoutes() []*route {
 			summary: "Change a custom role's description or permissions (absent fields stay)", in: UpdateRoleRequest{}, out: roleView{}, h: updateRole},
 		{method: "DELETE", path: ws + "/roles/{roleName}", code: "Workspace:DeleteRole", status: http.StatusNoContent,
 			summary: "Delete a custom role no member holds", h: deleteRole},
+
+		// Resource groups and nodes (ResourceAdmin).
+		{method: "POST", path: rg, code: "ResourceGroup:CreateResourceGroup", status: http.StatusCreated,
+			summary: "Register a resource group (backend local, slurm or kubernetes); its id is rg-NAME",
+			in:      CreateResourceGroupRequest{}, out: ResourceGroupView{}, h: createResourceGroup},
+		{method: "GET", path: rg, code: "ResourceGroup:ListResourceGroups", status: http.StatusOK,
+			summary: "List resource groups with their node count and capacity per gpuType", out: List[*ResourceGroupView]{}, h: listResourceGroups},
+		{method: "GET", path: rg + "/{resourceGroupId}", code: "ResourceGroup:GetResourceGroup", status: http.StatusOK,
+			summary: "Read a resource group with its nodes and capacity per gpuType", out: ResourceGroupView{}, h: getResourceGroup},
+		{method: "PUT", path: rg + "/{resourceGroupId}", code: "ResourceGroup:UpdateResourceGroup", status: http.StatusOK,
+			summary: "Change a resource group's name, description or Slurm partition (absent fields stay; the backend is fixed)",
+			in:      UpdateResourceGroupRequest{}, out: ResourceGroupView{}, h: updateResourceGroup},
+		{method: "DELETE", path: rg + "/{resourceGroupId}", code: "ResourceGroup:DeleteResourceGroup", status: http.StatusNoContent,
+			summary: "Delete a resource group and its nodes (refused while a quota draws on it)", h: deleteResourceGroup},
+		{method: "GET", path: rg + "/{resourceGroupId}/nodes", code: "ResourceGroup:GetResourceGroup", status: http.StatusOK,
+			summary: "List a resource group's nodes", out: List[*NodeView]{}, h: listNodes},
+		{method: "PUT", path: rg + "/{resourceGroupId}/nodes/{nodeName}", code: "ResourceGroup:UpdateResourceGroup", status: http.StatusOK,
+			summary: "Create or replace a node: capacity {cpu, memory, gpu, gpuType}, labels, state Ready (default), NotReady or Draining",
+			in:      PutNodeRequest{}, out: NodeView{}, h: putNode},
+		{method: "DELETE", path: rg + "/{resourceGroupId}/nodes/{nodeName}", code: "ResourceGroup:UpdateResourceGroup", status: http.StatusNoContent,
+			summary: "Remove a node from a resource group", h: deleteNode},
+
+		// Quotas (ResourceAdmin).
+		{method: "POST", path: quota, code: "Quota:CreateQuota", status: http.StatusCreated,
+			summary: "Create a quota: a root draws on resource groups, a child on its parent; the whole tree is checked; its id is quota-NAME",
+			in:      QuotaRequest{}, out: QuotaView{}, h: createQuota},
+		{method: "GET", path: quota, code: "Quota:ListQuotas", status: http.StatusOK,
+			summary: "List quotas with usage per gpuType",
+			query: []param{{"layout", "flat (default) or tree: root quotas with their children, recursively"},
+				{"parentId", "only children of this quota (empty: roots)"}, {"offeredTo", "only quotas this workspace may bind"}},
+			out: List[*QuotaView]{}, h: listQuotas},
+		{method: "GET", path: quota + "/{quotaId}", code: "Quota:GetQuota", status: http.StatusOK,
+			summary: "Read a quota with its usage per gpuType (min, max, allocated, used, requested, borrowed, lent)",
+			query:   []param{{"layout", "flat (default) or tree: with its children, recursively, each with usage"}},
+			out:     QuotaView{}, h: getQuota},
+		{method: "PUT", path: quota + "/{quotaId}", code: "Quota:UpdateQuota", status: http.StatusOK,
+			summary: "Replace a quota's changeable fields (absent fields take their defaults); the whole tree is checked",
+			in:      QuotaRequest{}, out: QuotaView{}, h: updateQuota},
+		{method: "DELETE", path: quota + "/{quotaId}", code: "Quota:DeleteQuota", status: http.StatusNoContent,
+			summary: "Delete a quota without children or bindings", h: deleteQuota},
+
+		// Workspace quotas and configuration.
+		{method: "GET", path: ws + "/quotas", code: "Workspace:ListResources", status: http.StatusOK,
+			summary: "The quotas the workspace may use (bound, or offered to all) with usage and a bound flag",
+			query:   []param{{"offered", "true: instead, the quotas offered to the workspace that it has not bound"}},
+			out:     List[*QuotaView]{}, h: listWorkspaceQuotas},
+		{method: "GET", path: ws + "/quotas/{quotaId}", code: "Workspace:ListResources", status: http.StatusOK,
+			summary: "Read a quota the workspace may use, with usage",
+			query:   []param{{"layout", "flat (default) or tree: with its children, recursively, each with usage"}},
+			out:     QuotaView{}, h: getWorkspaceQuota},
+		{method: "POST", path: ws + "/quotas", code: "Workspace:BindQuota", status: http.StatusCreated,
+			summary: "Bind a quota offered to the workspace", in: BindQuotaRequest{}, out: atrium.QuotaBinding{}, h: bindQuota},
+		{method: "DELETE", path: ws + "/quotas/{quotaId}", code: "Workspace:UnbindQuota", status: http.StatusNoContent,
+			summary: "Unbind a quota (refused with 409 while it is the workspace's defaultQuotaId)", h: unbindQuota},
+		{method: "GET", path: ws + "/config", code: "Workspace:GetConfig", status: http.StatusOK,
+			summary: "Read the workspace's scheduling configuration", out: WorkspaceConfigView{}, h: getWorkspaceConfig},
+		{method: "PUT", path: ws + "/config", code: "Workspace:UpdateConfig", status: http.StatusOK,
+			summary: "Change the workspace's scheduling configuration (absent fields stay; a present map replaces the whole map)",
+			in:      UpdateWorkspaceConfigRequest{}, out: WorkspaceConfigView{}, h: updateWorkspaceConfig},
 
 		// Operation log.
 		{method: "GET", path: ws + "/operation-logs", code: "Workspace:ListOperationLogs", status: http.StatusOK,
