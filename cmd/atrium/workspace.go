@@ -25,7 +25,7 @@ Wherever a workspace is asked for, give its id (ws-…) or its name.
 commands act on when --workspace is not given.`,
 	}
 	cmd.AddCommand(newWorkspaceCreateCmd(c), newWorkspaceListCmd(c), newWorkspaceGetCmd(c),
-		newWorkspaceUpdateCmd(c), newWorkspaceDeleteCmd(c), newWorkspaceUseCmd(c))
+		newWorkspaceUpdateCmd(c), newWorkspaceDeleteCmd(c), newWorkspaceUseCmd(c), newWorkspaceConfigCmd(c))
 	return c.addGlobalFlags(cmd)
 }
 
