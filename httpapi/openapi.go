@@ -56,7 +56,7 @@ func (s *Server) OpenAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Atrium API", "version": "v1",
-			"description": "Workspaces, members, roles and permissions of an Atrium installation. Every operation names its permission code in x-permission."},
+			"description": "Users, tokens, workspaces, members, roles, resource groups, quotas and scheduling policy of an Atrium installation. Every operation names its permission code in x-permission."},
 		"paths": paths,
 		"components": map[string]any{
 			"schemas": schemas,
