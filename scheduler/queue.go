@@ -90,6 +90,7 @@ func (s *State) run(now time.Time, only []uint64) Decisions {
 	s.pass++
 	s.fitGen++
 	s.preGen++
+	s.releaseHolds(only)
 	var d Decisions
 	h := cursorHeap{}
 	n := 0
@@ -181,7 +182,6 @@ func (s *State) run(now time.Time, only []uint64) Decisions {
 		s.fresh = append(s.fresh, v)
 	}
 	s.requeue = s.requeue[:0]
-	s.releaseHolds()
 	return d
 }
 
@@ -282,8 +282,22 @@ func (s *State) commit(e *entry, now time.Time) {
 	e.nodes = slices.Clone(s.scratch[:e.pods])
 	e.started = now
 	e.admitted = s.pass
+	// What was just admitted cannot be a victim in this pass, so the
+	// preemption memos stay valid — unless the admission starts a quota
+	// borrowing, which makes its older workloads reclaimable.
+	startsBorrowing := false
+	for a := e.quota; a >= 0 && !startsBorrowing; a = s.quotas[a].parent {
+		for _, tr := range e.reqs {
+			A := &s.quotas[a]
+			if A.used[tr.t].LessEq(A.min[tr.t]) && !A.used[tr.t].Add(tr.v).LessEq(A.min[tr.t]) {
+				startsBorrowing = true
+			}
+		}
+	}
 	s.chargeQuota(e)
-	// preGen stays: what was just admitted cannot be a victim in this pass.
+	if startsBorrowing {
+		s.preGen++
+	}
 }
 
 // placements renders an entry's pod nodes, pod sets in workload order.

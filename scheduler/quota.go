@@ -15,12 +15,12 @@ import "atrium/resource"
 // every charge, so a headroom check costs O(depth).
 
 // prot is quota q's protected (non-lendable) unused min of gpuType t. A quota
-// held for a blocked workload in this pass lends nothing.
+// held for a blocked workload lends nothing.
 func (s *State) prot(q, t int) resource.Vector {
 	a := &s.quotas[q]
 	unused := a.min[t].Sub(a.used[t]).NonNeg()
-	if a.hold == s.pass && s.pass > 0 {
-		return unused
+	if a.held && a.used[t].LessEq(a.min[t]) {
+		return unused // held while still below its min
 	}
 	return unused.Sub(a.lend[t]).NonNeg()
 }
@@ -132,39 +132,42 @@ func (s *State) borrowing(q int, e *entry) bool {
 }
 
 // holdMin keeps the unused min of e's quota (and of the ancestors it is
-// within) from being lent for the rest of the pass: a quota below its min
-// with a blocked workload does not lend that capacity to later, lower-priority
-// workloads of other quotas.
+// within) from being lent while e is blocked: a quota below its min with a
+// blocked workload does not lend that capacity to workloads evaluated after
+// it. Holds last until the tree is walked again (the next Pass, or a Refresh
+// that walks it), so workloads submitted in between respect them too.
 func (s *State) holdMin(e *entry) {
 	for a := e.quota; a >= 0 && s.withinMin(e, a); a = s.quotas[a].parent {
-		if s.quotas[a].hold == s.pass {
-			continue
+		if !s.quotas[a].held {
+			s.setHold(a, true)
+			s.held = append(s.held, a)
 		}
-		s.setHold(a, s.pass)
 	}
 }
 
-func (s *State) setHold(a int, pass uint64) {
+func (s *State) setHold(a int, held bool) {
 	p := s.quotas[a].parent
-	prev := s.quotas[a].hold
 	for t := range s.types {
-		s.quotas[a].hold = prev
+		s.quotas[a].held = !held
 		old := s.prot(a, t)
-		s.quotas[a].hold = pass
+		s.quotas[a].held = held
 		if p >= 0 {
 			s.quotas[p].sumProt[t] = s.quotas[p].sumProt[t].Add(s.prot(a, t).Sub(old))
 		}
 	}
-	s.quotas[a].hold = pass
-	if pass != 0 {
-		s.held = append(s.held, a)
-	}
+	s.quotas[a].held = held
 }
 
-// releaseHolds ends the pass's holds.
-func (s *State) releaseHolds() {
+// releaseHolds ends the holds in the trees about to be walked (all when
+// only is nil).
+func (s *State) releaseHolds(only []uint64) {
+	keep := s.held[:0]
 	for _, a := range s.held {
-		s.setHold(a, 0)
+		if only == nil || only[s.quotas[a].root] != 0 {
+			s.setHold(a, false)
+		} else {
+			keep = append(keep, a)
+		}
 	}
-	s.held = s.held[:0]
+	s.held = keep
 }

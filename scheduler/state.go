@@ -37,7 +37,7 @@ type entry struct {
 	prio    int
 	k1, k2  int64 // queue order: k1, k2, sub, id ascending
 	sub     int64
-	reqs    []typeReq // sorted by gpuType index
+	reqs    []typeReq // sorted by gpuType name
 	mask    uint64    // bit t for each gpuType t requested (bit 63 stands for t ≥ 63)
 	shapes  []shape   // placement order: largest pods first
 	pods    int
@@ -70,7 +70,7 @@ type quota struct {
 	sumProt        []resource.Vector // sum of children's protected (non-lendable unused) min
 	capacity       []resource.Vector // roots: Ready capacity of the groups
 	pools          [][]int           // roots: per gpuType, the pools of the groups
-	hold           uint64            // pass in which its unused min is held for a blocked workload
+	held           bool              // its unused min is held for a blocked workload (holdMin)
 	hasAdmitted    bool              // admitted a workload in this pass: compact the queue
 	cfg            *Quota
 
@@ -128,7 +128,7 @@ type State struct {
 	scratch []int32
 	requeue []*entry
 	orphans []*entry // queued workloads naming an unknown quota
-	held    []int    // quotas held in this pass (holdMin)
+	held    []int    // quotas with held set
 }
 
 // New builds a State from a snapshot. Running workloads are charged to their
@@ -360,14 +360,15 @@ func (s *State) newEntry(w Workload) *entry {
 			e.reqs[j].v = e.reqs[j].v.Add(total)
 		}
 	}
-	slices.SortFunc(e.reqs, func(a, b typeReq) int { return a.t - b.t })
+	// Order by gpuType name, not index: the index depends on input order.
+	slices.SortFunc(e.reqs, func(a, b typeReq) int { return strings.Compare(s.types[a.t], s.types[b.t]) })
 	for _, tr := range e.reqs {
 		e.mask |= typeBit(tr.t)
 	}
 	// Place the biggest pods first: fewer dead ends for the greedy best-fit.
 	slices.SortStableFunc(e.shapes, func(a, b shape) int {
 		if a.t != b.t {
-			return a.t - b.t
+			return strings.Compare(s.types[a.t], s.types[b.t])
 		}
 		if a.r.GPU != b.r.GPU {
 			return int(b.r.GPU - a.r.GPU)
