@@ -129,6 +129,7 @@ type State struct {
 	requeue []*entry
 	orphans []*entry // queued workloads naming an unknown quota
 	held    []int    // quotas with held set
+	bulk    bool     // New is loading queues: append now, sort once
 }
 
 // New builds a State from a snapshot. Running workloads are charged to their
@@ -171,10 +172,16 @@ func New(snap Snapshot) (*State, error) {
 			return nil, err
 		}
 	}
+	// Queued workloads: append, then sort each queue once.
+	s.bulk = true
 	for i := range snap.Queued {
 		if _, err := s.enqueue(snap.Queued[i], false); err != nil {
 			return nil, err
 		}
+	}
+	s.bulk = false
+	for i := range s.quotas {
+		slices.SortFunc(s.quotas[i].queue, cmpEntry)
 	}
 	return s, nil
 }
@@ -526,6 +533,10 @@ func (s *State) insertQueued(e *entry) {
 		return
 	}
 	q := &s.quotas[e.quota]
+	if s.bulk {
+		q.queue = append(q.queue, e)
+		return
+	}
 	i, _ := slices.BinarySearchFunc(q.queue, e, cmpEntry)
 	q.queue = slices.Insert(q.queue, i, e)
 }
