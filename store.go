@@ -9,6 +9,7 @@ type Store interface {
 	WorkspaceService
 	OperationLogService
 	ComputeService
+	JobService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

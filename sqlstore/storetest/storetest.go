@@ -73,6 +73,14 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"WorkspaceConfig", testWorkspaceConfig},
 		{"ComputeWorkspaceDelete", testComputeWorkspaceDelete},
 		{"ComputeAudit", testComputeAudit},
+
+		{"Jobs", testJobs},
+		{"FindJobs", testFindJobs},
+		{"UpdateJob", testUpdateJob},
+		{"UpdateJobConcurrent", testUpdateJobConcurrent},
+		{"DeleteJob", testDeleteJob},
+		{"JobWorkspaceDelete", testJobWorkspaceDelete},
+		{"JobAudit", testJobAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
