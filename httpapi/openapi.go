@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"atrium"
+	"atrium/resource"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -32,13 +34,24 @@ func (s *Server) OpenAPI() map[string]any {
 			op["parameters"] = ps
 		}
 		if rt.in != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.in), schemas)}}}
+			sch := map[string]any{"schema": schemaOf(reflect.TypeOf(rt.in), schemas)}
+			content := map[string]any{"application/json": sch}
+			if rt.body != "" {
+				content[rt.body] = sch // the same document, written in YAML
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
 		}
 		resp := op["responses"].(map[string]any)
 		ok := map[string]any{"description": http.StatusText(rt.status)}
 		if rt.out != nil && rt.status != http.StatusNoContent {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.out), schemas)}}
+		}
+		for st, out := range rt.alt {
+			resp[itoa(st)] = map[string]any{"description": http.StatusText(st),
+				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(out), schemas)}}}
+		}
+		if rt.stream {
+			ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
 		}
 		resp[itoa(rt.status)] = ok
 		resp["default"] = map[string]any{"$ref": "#/components/responses/Problem"}
@@ -53,6 +66,7 @@ func (s *Server) OpenAPI() map[string]any {
 		paths[rt.path][strings.ToLower(rt.method)] = op
 	}
 	schemas["Problem"] = schemaOf(reflect.TypeOf(Problem{}), schemas)
+	schemaOf(reflect.TypeOf(resource.Spec{}), schemas) // referenced by resource lists
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Atrium API", "version": "v1",
@@ -88,10 +102,28 @@ func pathParams(path string) []string {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// customJSON describes types whose MarshalJSON writes something other than
+// their Go shape.
+var customJSON = map[reflect.Type]func(schemas map[string]any) map[string]any{
+	reflect.TypeOf(atrium.Duration(0)): func(map[string]any) map[string]any {
+		return map[string]any{"type": "string", "description": "a duration such as 90s or 2h"}
+	},
+	reflect.TypeOf(resource.Vector{}): func(schemas map[string]any) map[string]any {
+		return map[string]any{"type": "object", "properties": map[string]any{
+			"cpu": map[string]any{"type": "string"}, "memory": map[string]any{"type": "string"}, "gpu": map[string]any{"type": "integer"}}}
+	},
+	reflect.TypeOf(resource.List{}): func(schemas map[string]any) map[string]any {
+		return map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/Spec"}}
+	},
+}
+
 // schemaOf returns a JSON Schema for t, registering named structs in schemas.
 func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if f, ok := customJSON[t]; ok {
+		return f(schemas)
 	}
 	switch {
 	case t == timeType:

@@ -30,6 +30,9 @@ type Server struct {
 	Authz  *authz.Authorizer
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Jobs connects job handlers to the scheduling loop and executors; nil
+	// in tests that only need the store (jobs then wait for a pass).
+	Jobs JobRuntime
 
 	routes   []*route
 	mux      *http.ServeMux
@@ -110,7 +113,13 @@ type route struct {
 	// self: the handler authorizes against its target itself (c.authorize);
 	// otherwise the wrapper authorizes code on the workspace or platform.
 	self bool
-	h    func(c *call) (any, error)
+	// stream: the handler writes the response body itself (logs).
+	stream bool
+	// body documents a non-JSON request body (a YAML job spec).
+	body string
+	// alt documents other success answers by status (a dry run's 200).
+	alt map[int]any
+	h   func(c *call) (any, error)
 }
 
 type param struct {
@@ -137,6 +146,7 @@ type call struct {
 	ws    *atrium.Workspace // set for routes under /workspaces/{workspaceId}
 	audit *atrium.Audit
 
+	status     int    // overrides rt.status for this answer (a dry run is 200, not 201)
 	authorized bool   // some authorize call ran
 	denied     bool   // the error came from the authorizer
 	loginName  string // the name a password sign-in claimed, for the log
@@ -230,11 +240,13 @@ func (s *Server) wrap(rt *route) http.Handler {
 			return
 		}
 		s.logOutcome(c, nil)
-		if rt.status == http.StatusNoContent {
+		switch {
+		case rt.stream:
+		case rt.status == http.StatusNoContent:
 			sw.WriteHeader(http.StatusNoContent)
-			return
+		default:
+			writeJSON(sw, cmpOr(c.status, rt.status), out)
 		}
-		writeJSON(sw, rt.status, out)
 	})
 }
 
