@@ -47,7 +47,8 @@ func (s *syncBuffer) String() string {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "atrium.db"))
+	// Durability is tested in sqlstore and cmd/atrium; here fsync only costs time.
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "atrium.db"), sqlstore.WithoutSync())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,14 @@ type Option func(*options)
 type options struct {
 	now       func() time.Time
 	noMigrate bool
+	noSync    bool
+}
+
+// WithoutSync makes SQLite skip fsync at commit (synchronous=OFF): a
+// process crash still loses nothing, a power cut may. Only for tests whose
+// subject is not durability; the server never uses it.
+func WithoutSync() Option {
+	return func(o *options) { o.noSync = true }
 }
 
 // WithNow sets the clock used for every timestamp the store assigns; tests
@@ -108,7 +116,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	// The writer switches the file to WAL (a persistent setting) and takes
 	// the write lock at BEGIN (_txlock=immediate), so a transaction never
 	// fails half-way with SQLITE_BUSY when upgrading a read lock.
-	write, err := sql.Open("sqlite", path+"?"+sqliteParams+"&_journal_mode=WAL&_txlock=immediate")
+	params := sqliteParams
+	if o.noSync {
+		params = strings.Replace(params, "_synchronous=FULL", "_synchronous=OFF", 1)
+	}
+	write, err := sql.Open("sqlite", path+"?"+params+"&_journal_mode=WAL&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
@@ -121,7 +133,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
 	}
 
-	read, err := sql.Open("sqlite", path+"?"+sqliteParams+"&_query_only=on")
+	read, err := sql.Open("sqlite", path+"?"+params+"&_query_only=on")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
