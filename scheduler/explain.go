@@ -50,8 +50,8 @@ type Reason struct {
 	Requested resource.Vector // what the workload needs of GPUType
 	Available resource.Vector // what is available to it
 	PodSet    string          // node reasons: the first pod set that could not be placed
-	Blocker   string          // StrictFIFOBlocked, WaitingBehindHigherPriority: the workload ahead
-	Detail    string          // extra human detail (InvalidWorkload, ExceedsQuotaMax…)
+	Blocker   string          // StrictFIFOBlocked, WaitingBehindHigherPriority: the workload ahead; Preempted: the preemptor
+	Detail    string          // extra detail: why a workload is invalid, which limit binds, Preempted: Reclaim or Priority
 }
 
 // Message renders the reason for people; it is built on demand so the
