@@ -132,3 +132,64 @@ func Workload(j *atrium.Job) (scheduler.Workload, error) {
 func PodName(role string, i int) string {
 	return fmt.Sprintf("%s-%d", strings.ToLower(role), i)
 }
+
+// FillCPUOnlyType gives roles asking for no GPU and no gpuType the gpuType
+// of the quota's nodes when its resource groups have no Ready CPU-only
+// node. The scheduler places and charges pods per gpuType, so such pods
+// would otherwise wait forever on a GPU-only cluster (a laptop declared
+// with --local-capacity gpu=4,gpuType=T4). It returns the gpuType chosen,
+// "" when none was needed.
+func FillCPUOnlyType(ctx context.Context, st Store, quotaID string, spec *atrium.JobSpec) (string, error) {
+	needs := false
+	for _, r := range spec.JobSpecs {
+		needs = needs || (r.Resources.GPU == 0 && r.Resources.GPUType == "")
+	}
+	if !needs {
+		return "", nil
+	}
+	quotas, err := st.FindQuotas(ctx, atrium.QuotaFilter{})
+	if err != nil {
+		return "", err
+	}
+	byID := map[string]*atrium.Quota{}
+	for _, q := range quotas {
+		byID[q.ID] = q
+	}
+	root := byID[quotaID]
+	for i := 0; root != nil && root.ParentID != "" && i < len(quotas); i++ {
+		root = byID[root.ParentID]
+	}
+	if root == nil {
+		return "", nil // the scheduler explains unknown quotas
+	}
+	cpu := map[string]int64{}
+	for _, g := range root.ResourceGroups {
+		nodes, err := st.FindNodes(ctx, g)
+		if err != nil {
+			return "", err
+		}
+		for _, n := range nodes {
+			if n.State == atrium.NodeReady {
+				if n.GPUType == "" {
+					return "", nil
+				}
+				cpu[n.GPUType] += n.Capacity.MilliCPU
+			}
+		}
+	}
+	best := ""
+	for t, c := range cpu {
+		if best == "" || c > cpu[best] || (c == cpu[best] && t < best) {
+			best = t
+		}
+	}
+	if best == "" {
+		return "", nil
+	}
+	for i := range spec.JobSpecs {
+		if r := &spec.JobSpecs[i].Resources; r.GPU == 0 && r.GPUType == "" {
+			r.GPUType = best
+		}
+	}
+	return best, nil
+}

@@ -96,6 +96,10 @@ type Capabilities struct {
 	EnforcesTime bool
 }
 
+// ErrAlreadyStarted is returned by Start for an attempt that exists: an
+// attempt runs at most once, whoever asks twice.
+var ErrAlreadyStarted = errors.New("executor: attempt already started")
+
 // ErrNotFound is returned when a handle no longer names anything the backend
 // knows (for instance after the attempt directory was removed).
 var ErrNotFound = errors.New("executor: attempt not found")

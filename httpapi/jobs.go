@@ -94,6 +94,10 @@ func (c *call) prepareJob(spec *atrium.JobSpec, kind string) (*atrium.Job, error
 		}
 		return nil, atrium.FieldErrorf(field, "quota %q is not bound to this workspace (see GET …/quotas)", quotaID)
 	}
+	cpuOn, err := cluster.FillCPUOnlyType(c.ctx(), c.s.Store, quotaID, spec)
+	if err != nil {
+		return nil, err
+	}
 	now := c.s.Now().UTC()
 	j := &atrium.Job{WorkspaceID: c.ws.ID, Kind: kind, DisplayName: spec.DisplayName, Description: spec.Description,
 		JobType: spec.JobType, Creator: c.user.ID, CreatorName: c.user.Name, QuotaID: quotaID, Priority: prio,
@@ -104,6 +108,9 @@ func (c *call) prepareJob(spec *atrium.JobSpec, kind string) (*atrium.Job, error
 			{Status: atrium.JobQueuing, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "queued in quota " + quotaID, Time: now},
 		},
 		Pods: []atrium.Pod{}, SubmittedAt: now}
+	if cpuOn != "" {
+		j.ReasonMessage = fmt.Sprintf("waiting for the scheduler; CPU-only pods run on %s nodes, as quota %s has no CPU-only nodes", cpuOn, quotaID)
+	}
 	return j, nil
 }
 

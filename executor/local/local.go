@@ -125,7 +125,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	jobDir := filepath.Join(e.dir, t.JobID)
 	final := filepath.Join(jobDir, strconv.Itoa(t.Attempt))
 	if _, err := os.Lstat(final); err == nil {
-		return executor.Handle{}, fmt.Errorf("local: attempt %d of job %s was already started", t.Attempt, t.JobID)
+		return executor.Handle{}, fmt.Errorf("local: attempt %d of job %s: %w", t.Attempt, t.JobID, executor.ErrAlreadyStarted)
 	}
 	if err := os.MkdirAll(jobDir, 0o755); err != nil {
 		return executor.Handle{}, fmt.Errorf("local: %w", err)
@@ -142,6 +142,9 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)
+		if errors.Is(err, fs.ErrExist) {
+			err = executor.ErrAlreadyStarted // a concurrent Start won the rename
+		}
 		return executor.Handle{}, fmt.Errorf("local: attempt %d of job %s: %w", t.Attempt, t.JobID, err)
 	}
 

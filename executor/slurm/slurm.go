@@ -130,7 +130,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 		return executor.Handle{}, err
 	}
 	if _, err := os.Stat(dir); err == nil {
-		return executor.Handle{}, fmt.Errorf("slurm: attempt %d of job %s already exists (%s)", t.Attempt, t.JobID, dir)
+		return executor.Handle{}, fmt.Errorf("slurm: attempt %d of job %s (%s): %w", t.Attempt, t.JobID, dir, executor.ErrAlreadyStarted)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return executor.Handle{}, fmt.Errorf("slurm: %w", err)
