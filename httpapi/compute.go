@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"atrium"
+	"atrium/cluster"
 	"atrium/resource"
 	"atrium/scheduler"
 )
@@ -544,29 +545,18 @@ func getQuota(c *call) (any, error) {
 	return c.quotaView(c.r.PathValue("quotaId"), tree)
 }
 
-// computeSnapshot is the scheduler's view of the cluster now: nodes and the
-// quota tree from the store. Running and queued workloads join here with
-// jobs; until then usage shows configuration and capacity only.
+// computeSnapshot is the scheduler's view of the cluster now (nodes, the
+// quota tree, running and queued jobs) and the quotas by name.
 func (s *Server) computeSnapshot(ctx context.Context) (scheduler.Snapshot, []*atrium.Quota, error) {
-	snap := scheduler.Snapshot{Now: s.Now()}
-	nodes, err := s.Store.FindNodes(ctx, "")
+	v, err := cluster.Load(ctx, s.Store, s.Now(), scheduler.Policy{})
 	if err != nil {
-		return snap, nil, err
+		return scheduler.Snapshot{}, nil, err
 	}
 	quotas, err := s.Store.FindQuotas(ctx, atrium.QuotaFilter{})
 	if err != nil {
-		return snap, nil, err
+		return scheduler.Snapshot{}, nil, err
 	}
-	for _, n := range nodes {
-		snap.Nodes = append(snap.Nodes, scheduler.Node{Name: n.Name, Group: n.GroupID, GPUType: n.GPUType,
-			Capacity: n.Capacity, State: scheduler.NodeState(n.State)})
-	}
-	for _, q := range quotas {
-		snap.Quotas = append(snap.Quotas, scheduler.Quota{ID: q.ID, Parent: q.ParentID, ResourceGroups: q.ResourceGroups,
-			Min: q.Min, Max: q.Max, LendingLimit: q.LendingLimit, Strategy: scheduler.QueueStrategy(q.QueueStrategy),
-			PreemptorPriority: q.PreemptorPriority, PreemptedPriority: q.PreemptedPriority})
-	}
-	return snap, quotas, nil
+	return v.Snapshot, quotas, nil
 }
 
 // quotaUsages is every quota with its usage, ready to render.

@@ -95,7 +95,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
+	jobs, err := startJobs(ctx, db, cfg.dataDir, logger)
+	if err != nil {
+		return err
+	}
+	defer jobs.stop()
+
 	api := httpapi.NewServer(db, logger)
+	api.Jobs = jobs
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
