@@ -98,43 +98,23 @@ func (p PageOptions) set(q url.Values) {
 // receives the decoded response (a *json.RawMessage keeps it verbatim).
 // basic, when non-nil, authenticates with HTTP Basic instead of the token.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, basic *[2]string) error {
-	if c.BaseURL == "" {
-		return errors.New("atrium client: no server URL")
-	}
-	u := strings.TrimRight(c.BaseURL, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var body io.Reader
+	var (
+		body  []byte
+		ctype string
+	)
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, ctype = b, "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json, application/problem+json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
-	switch {
-	case basic != nil:
-		req.SetBasicAuth(basic[0], basic[1])
-	case c.Token != "":
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTPClient
-	}
-	resp, err := hc.Do(req)
+	return c.doRaw(ctx, method, path, q, ctype, body, out, basic)
+}
+
+// doRaw is do with a body already encoded as ctype (nil: no body).
+func (c *Client) doRaw(ctx context.Context, method, path string, q url.Values, ctype string, body []byte, out any, basic *[2]string) error {
+	resp, err := c.send(ctx, method, path, q, ctype, body, basic, false)
 	if err != nil {
 		return err
 	}
@@ -153,6 +133,53 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return fmt.Errorf("%s %s: cannot decode response: %w", method, path, err)
 	}
 	return nil
+}
+
+// send builds and sends one request and returns the response, whatever its
+// status. stream drops the HTTP client's overall timeout, which would cut
+// a long response (a followed log) short; ctx still bounds it.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, ctype string, body []byte, basic *[2]string, stream bool) (*http.Response, error) {
+	if c.BaseURL == "" {
+		return nil, errors.New("atrium client: no server URL")
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	if stream {
+		req.Header.Set("Accept", "text/plain, application/problem+json")
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	switch {
+	case basic != nil:
+		req.SetBasicAuth(basic[0], basic[1])
+	case c.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	if stream && hc.Timeout != 0 {
+		cp := *hc
+		cp.Timeout = 0
+		hc = &cp
+	}
+	return hc.Do(req)
 }
 
 func decodeProblem(resp *http.Response, data []byte) error {
@@ -623,4 +650,113 @@ func (c *Client) GetWorkspaceConfig(ctx context.Context, workspaceID string) (*W
 func (c *Client) UpdateWorkspaceConfig(ctx context.Context, workspaceID string, req UpdateWorkspaceConfigRequest) (*WorkspaceConfigView, error) {
 	var out WorkspaceConfigView
 	return &out, c.do(ctx, "PUT", wsPath(workspaceID)+"/config", nil, req, &out, nil)
+}
+
+// --- DLC jobs ---
+
+// SubmitJob submits a training job. spec is the job spec as the user wrote
+// it, YAML or JSON (SPEC §4); it is sent as is, so the server's errors name
+// the fields of that document.
+func (c *Client) SubmitJob(ctx context.Context, workspaceID string, spec []byte) (*atrium.Job, error) {
+	var out atrium.Job
+	return &out, c.doRaw(ctx, "POST", wsPath(workspaceID)+"/jobs", nil, "application/yaml", spec, &out, nil)
+}
+
+// DryRunJob asks whether and where a job would run now, or why it would
+// wait, without creating it.
+func (c *Client) DryRunJob(ctx context.Context, workspaceID string, spec []byte) (*DryRunResult, error) {
+	var out DryRunResult
+	q := url.Values{"dryRun": {"true"}}
+	return &out, c.doRaw(ctx, "POST", wsPath(workspaceID)+"/jobs", q, "application/yaml", spec, &out, nil)
+}
+
+// ListJobsOptions filters ListJobs.
+type ListJobsOptions struct {
+	Status  []string // any of these statuses
+	Creator string   // creator's user id
+	JobType string   // PyTorchJob, TFJob…
+	QuotaID string
+	PageOptions
+}
+
+// ListJobs lists the training jobs the caller may see, newest first.
+func (c *Client) ListJobs(ctx context.Context, workspaceID string, opt ListJobsOptions) (*List[*atrium.Job], error) {
+	q := url.Values{}
+	if len(opt.Status) > 0 {
+		q.Set("status", strings.Join(opt.Status, ","))
+	}
+	for k, v := range map[string]string{"creator": opt.Creator, "jobType": opt.JobType, "quotaId": opt.QuotaID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	opt.PageOptions.set(q)
+	var out List[*atrium.Job]
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/jobs", q, nil, &out, nil)
+}
+
+func jobPath(workspaceID, jobID string) string { return wsPath(workspaceID) + "/jobs/" + pathEsc(jobID) }
+
+// GetJob reads a job: status, reason, statusHistory, queue position, pods.
+func (c *Client) GetJob(ctx context.Context, workspaceID, jobID string) (*atrium.Job, error) {
+	var out atrium.Job
+	return &out, c.do(ctx, "GET", jobPath(workspaceID, jobID), nil, nil, &out, nil)
+}
+
+// UpdateJob changes a job's priority, accessibility or description; nil
+// fields stay.
+func (c *Client) UpdateJob(ctx context.Context, workspaceID, jobID string, req UpdateJobRequest) (*atrium.Job, error) {
+	var out atrium.Job
+	return &out, c.do(ctx, "PUT", jobPath(workspaceID, jobID), nil, req, &out, nil)
+}
+
+// StopJob stops a job: a queued one is Stopped at once, a running one goes
+// Stopping, then Stopped.
+func (c *Client) StopJob(ctx context.Context, workspaceID, jobID string) (*atrium.Job, error) {
+	var out atrium.Job
+	return &out, c.do(ctx, "POST", jobPath(workspaceID, jobID)+"/stop", nil, nil, &out, nil)
+}
+
+// DeleteJob deletes a finished job.
+func (c *Client) DeleteJob(ctx context.Context, workspaceID, jobID string) error {
+	return c.do(ctx, "DELETE", jobPath(workspaceID, jobID), nil, nil, nil, nil)
+}
+
+// JobEvents lists what happened to a job, oldest first.
+func (c *Client) JobEvents(ctx context.Context, workspaceID, jobID string) (*List[*atrium.JobEvent], error) {
+	var out List[*atrium.JobEvent]
+	return &out, c.do(ctx, "GET", jobPath(workspaceID, jobID)+"/events", nil, nil, &out, nil)
+}
+
+// JobLogs copies a job's pod output to w as the server streams it: one pod's
+// when pod is set, else every pod's lines prefixed "[pod] ". With follow it
+// returns when the pods end (or ctx is done); the HTTP client's timeout
+// does not apply to the stream.
+func (c *Client) JobLogs(ctx context.Context, workspaceID, jobID, pod string, follow bool, w io.Writer) error {
+	q := url.Values{}
+	if pod != "" {
+		q.Set("pod", pod)
+	}
+	if follow {
+		q.Set("follow", "true")
+	}
+	resp, err := c.send(ctx, "GET", jobPath(workspaceID, jobID)+"/logs", q, "", nil, nil, true)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return fmt.Errorf("GET job logs: reading response: %w", err)
+		}
+		return decodeProblem(resp, data)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("job %s logs: %w", jobID, err)
+	}
+	return nil
 }
