@@ -26,6 +26,9 @@ type JobRuntime interface {
 	Wake()
 	// Executor returns the executor of a backend on this server.
 	Executor(backend string) (executor.Executor, bool)
+	// ImportNodes reads the nodes of a resource group from its backend
+	// (a Slurm partition) and records them.
+	ImportNodes(ctx context.Context, g *atrium.ResourceGroup) ([]*atrium.Node, error)
 }
 
 // DryRunResult is the what-if answer for a job that is not submitted.

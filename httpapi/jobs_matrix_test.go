@@ -106,6 +106,10 @@ func jobMatrixCases() []matrixCase {
 	}
 	const ws = "/api/v1/workspaces/{workspaceId}"
 	cases := []matrixCase{
+		// Importing needs a Slurm executor this test server lacks: 503 for
+		// the one caller allowed to try.
+		{method: "POST", path: "/api/v1/resource-groups/{resourceGroupId}/import-nodes",
+			path_: func(w *world, s *subject) string { return "/api/v1/resource-groups/" + w.spareRG.ID + "/import-nodes" }, want: raOnly(503)},
 		{method: "POST", path: ws + "/jobs", path_: jobs(""), body: spec, want: createWant(201)},
 		{method: "POST", path: ws + "/jobs", name: "dry run", path_: jobs("?dryRun=true"), body: spec, want: createWant(200)},
 		{method: "GET", path: ws + "/jobs", path_: jobs(""), want: memberOK(200)},

@@ -166,6 +166,10 @@ func (s *Server) apiRoutes() []*route {
 			query:   params([]param{{"actorId", "only this user id"}, {"action", "only this permission code"}, {"result", "Succeeded, Denied or Failed"}}, pageParams),
 			out:     List[*operationLogView]{}, h: listOperationLogs},
 
+		{method: "POST", path: "/api/v1/resource-groups/{resourceGroupId}/import-nodes", code: "ResourceGroup:UpdateResourceGroup", status: http.StatusOK,
+			summary: "Read the group's nodes from its backend (the Slurm partition's nodes, their CPUs, memory, GPUs and state) and record them",
+			out:     List[*NodeView]{}, h: importNodes},
+
 		// DLC jobs.
 		{method: "POST", path: ws + "/jobs", code: "DLC:CreateJob", status: http.StatusCreated,
 			summary: "Submit a training job; the body is the job spec in YAML or JSON (SPEC §4). With dryRun=true nothing is created: the answer says whether and where it would run now, or why it would wait",

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"atrium"
 	"atrium/dispatch"
@@ -16,6 +18,7 @@ import (
 // jobRuntime wires the executors and the scheduling loop, and is what the
 // API sees of them (httpapi.JobRuntime).
 type jobRuntime struct {
+	store     atrium.Store
 	loop      *dispatch.Service
 	executors map[string]executor.Executor
 }
@@ -50,5 +53,54 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 		return nil, err
 	}
 	loop.Start(ctx)
-	return &jobRuntime{loop: loop, executors: exs}, nil
+	return &jobRuntime{store: db, loop: loop, executors: exs}, nil
+}
+
+// ImportNodes records the nodes of a slurm group's partition; a Slurm node
+// whose name another group already uses is recorded as <group>-<name>.
+// Nodes of the group that Slurm no longer lists become NotReady.
+func (r *jobRuntime) ImportNodes(ctx context.Context, g *atrium.ResourceGroup) ([]*atrium.Node, error) {
+	sx, ok := r.executors[atrium.BackendSlurm].(*slurm.Executor)
+	if !ok {
+		return nil, atrium.Errorf(atrium.EUNAVAILABLE, "this server has no slurm executor")
+	}
+	infos, err := sx.ImportNodes(ctx)
+	if err != nil {
+		return nil, atrium.Errorf(atrium.EUNAVAILABLE, "cannot read nodes from Slurm: %v", err)
+	}
+	all, err := r.store.FindNodes(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]string{} // node name → group
+	for _, n := range all {
+		taken[n.Name] = n.GroupID
+	}
+	seen := map[string]bool{}
+	var out []*atrium.Node
+	for _, in := range infos {
+		if g.Partition != "" && !slices.Contains(in.Partitions, g.Partition) {
+			continue
+		}
+		n := in.Node(g.ID)
+		name := strings.ToLower(in.Name)
+		if grp, ok := taken[name]; ok && grp != g.ID {
+			name = g.Name + "-" + name
+		}
+		n.Name, n.Labels = name, map[string]string{"slurmNode": in.Name, "slurmState": in.SlurmState}
+		if err := r.store.PutNode(ctx, &n); err != nil {
+			return nil, err
+		}
+		seen[name] = true
+		out = append(out, &n)
+	}
+	for _, n := range all {
+		if n.GroupID == g.ID && !seen[n.Name] && n.State != atrium.NodeNotReady {
+			n.State = atrium.NodeNotReady
+			if err := r.store.PutNode(ctx, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
