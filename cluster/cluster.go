@@ -101,7 +101,7 @@ func Node(n *atrium.Node) scheduler.Node {
 func Quota(q *atrium.Quota) scheduler.Quota {
 	return scheduler.Quota{ID: q.ID, Parent: q.ParentID, ResourceGroups: q.ResourceGroups,
 		Min: q.Min, Max: q.Max, LendingLimit: q.LendingLimit, Strategy: scheduler.QueueStrategy(q.QueueStrategy),
-		PreemptorPriority: q.PreemptorPriority, PreemptedPriority: q.PreemptedPriority}
+		PreemptorPriority: q.PreemptorPriority, PreemptedPriority: q.PreemptedPriority, MinRuntime: time.Duration(q.MinRuntime)}
 }
 
 // Workload converts a job: one pod set per role, and for a job holding

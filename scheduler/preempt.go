@@ -139,7 +139,7 @@ func (s *State) candidates(e *entry, now time.Time) []candidate {
 		if v.admitted == s.pass && s.pass > 0 {
 			return false
 		}
-		if s.policy.MinRuntime > 0 && now.Sub(v.started) < s.policy.MinRuntime {
+		if guard := max(s.policy.MinRuntime, s.quotas[v.quota].cfg.MinRuntime); guard > 0 && now.Sub(v.started) < guard {
 			return false
 		}
 		return sharesType(v, e)

@@ -371,6 +371,20 @@ func TestPreempt(t *testing.T) {
 		snap.Now = t0.Add(61 * time.Minute)
 		wantIDs(t, "admitted later", admitted(schedule(t, snap)), "high")
 	})
+	t.Run("quota_min_runtime_protects", func(t *testing.T) {
+		snap := preemptible()
+		for i := range snap.Quotas {
+			if snap.Quotas[i].ID == "team" {
+				snap.Quotas[i].MinRuntime = time.Hour
+			}
+		}
+		snap.Now = t0.Add(30 * time.Minute)
+		snap.Running = []Workload{run(job("low", "team", 1, 0, pods("w", 1, 1, 1, 8, "A100")), 0, "n1")}
+		snap.Queued = []Workload{job("high", "team", 8, 1, pods("w", 1, 1, 1, 8, "A100"))}
+		wantIDs(t, "admitted", admitted(schedule(t, snap)))
+		snap.Now = t0.Add(61 * time.Minute)
+		wantIDs(t, "admitted later", admitted(schedule(t, snap)), "high")
+	})
 	t.Run("other_quotas_untouched_by_priority", func(t *testing.T) {
 		snap := preemptible()
 		snap.Quotas = append(snap.Quotas, Quota{ID: "other", Parent: "root"})

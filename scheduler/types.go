@@ -93,6 +93,9 @@ type Quota struct {
 	// is ≤ PreemptedPriority and lower than its own. 0 disables it.
 	PreemptorPriority int
 	PreemptedPriority int
+	// MinRuntime protects this quota's workloads from preemption until they
+	// have run this long (on top of Policy.MinRuntime, the longer wins).
+	MinRuntime time.Duration
 }
 
 // PodSet is a group of identical pods of a workload (one jobSpecs entry).
