@@ -14,6 +14,11 @@ import (
 	"atrium/scheduler"
 )
 
+// DefaultPolicy is the scheduling policy the server runs with, shared by the
+// loop and the API's dry runs so both give the same answer: jobs waiting in
+// an Intelligent queue gain one priority level per 30 minutes waited.
+var DefaultPolicy = scheduler.Policy{AgingInterval: 30 * time.Minute}
+
 // Store is what the view is read from.
 type Store interface {
 	FindNodes(ctx context.Context, groupID string) ([]*atrium.Node, error)

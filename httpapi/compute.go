@@ -548,7 +548,7 @@ func getQuota(c *call) (any, error) {
 // computeSnapshot is the scheduler's view of the cluster now (nodes, the
 // quota tree, running and queued jobs) and the quotas by name.
 func (s *Server) computeSnapshot(ctx context.Context) (scheduler.Snapshot, []*atrium.Quota, error) {
-	v, err := cluster.Load(ctx, s.Store, s.Now(), scheduler.Policy{})
+	v, err := cluster.Load(ctx, s.Store, s.Now(), cluster.DefaultPolicy)
 	if err != nil {
 		return scheduler.Snapshot{}, nil, err
 	}

@@ -145,7 +145,7 @@ func createJob(c *call) (any, error) {
 
 // dryRun asks the scheduler what would happen to j now, changing nothing.
 func (c *call) dryRun(j *atrium.Job) (*DryRunResult, error) {
-	v, err := cluster.Load(c.ctx(), c.s.Store, c.s.Now(), scheduler.Policy{})
+	v, err := cluster.Load(c.ctx(), c.s.Store, c.s.Now(), cluster.DefaultPolicy)
 	if err != nil {
 		return nil, err
 	}

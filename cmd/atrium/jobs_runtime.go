@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"atrium"
+	"atrium/cluster"
 	"atrium/dispatch"
 	"atrium/executor"
 	"atrium/executor/local"
@@ -48,7 +49,7 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 		exs[atrium.BackendSlurm] = sx
 		logger.Info("slurm executor ready (sbatch found)")
 	}
-	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Logger: logger.With("service", "dispatch")})
+	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch")})
 	if err != nil {
 		return nil, err
 	}
