@@ -194,6 +194,11 @@ type JobUpdate struct {
 	StartedAt       **time.Time
 	FinishedAt      **time.Time
 	Events          []JobEvent
+	// OpenAllocations are inserted (JobID, WorkspaceID filled from the job
+	// when empty); CloseAllocations ends every open allocation of the job at
+	// the update's time. Both in the update's transaction.
+	OpenAllocations  []Allocation
+	CloseAllocations bool
 }
 
 // JobService keeps jobs, their history and their events.
