@@ -55,6 +55,7 @@ func (s *Service) admit(ctx context.Context, v *cluster.View, a scheduler.Admiss
 	upd.ResourceGroupID, upd.Backend = &group.ID, &group.Backend
 	upd.QueuePosition = ptr(0)
 	upd.ExecutorHandle = ptr("")
+	upd.OpenAllocations = allocations(j, pods, now)
 	j2, err := s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd)
 	if err != nil {
 		return err
@@ -101,6 +102,7 @@ func (s *Service) failStart(ctx context.Context, j *atrium.Job, cause error) err
 	now := s.cfg.Now()
 	upd := status(atrium.JobFailed, "StartFailed", "the executor could not start the job: "+cause.Error(), "Warning")
 	upd.FinishedAt = ptr(&now)
+	upd.CloseAllocations = true
 	_, err := s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd)
 	return cmpErr(err, cause)
 }
@@ -214,6 +216,23 @@ func (s *Service) placePods(v *cluster.View, j *atrium.Job, pl []scheduler.Place
 		pods[i].Rank = i
 	}
 	return pods, group, nil
+}
+
+// allocations opens the usage ledger's lines for an admitted gang.
+func allocations(j *atrium.Job, pods []atrium.Pod, now time.Time) []atrium.Allocation {
+	reqs, _ := j.Request()
+	byRole := map[string]atrium.RoleRequest{}
+	for _, r := range reqs {
+		byRole[r.Role] = r
+	}
+	out := make([]atrium.Allocation, len(pods))
+	for i, p := range pods {
+		r := byRole[p.Role]
+		out[i] = atrium.Allocation{JobID: j.ID, WorkspaceID: j.WorkspaceID, QuotaID: j.QuotaID, UserID: j.Creator, UserName: j.CreatorName,
+			JobKind: j.Kind, JobType: j.JobType, Attempt: j.Attempt + 1, Pod: p.Name, Node: p.Node, GPUType: r.GPUType,
+			MilliCPU: r.Vector.MilliCPU, Memory: r.Vector.Memory, GPU: r.Vector.GPU, StartedAt: now}
+	}
+	return out
 }
 
 // waitError: the admission must wait for pods that are still stopping.

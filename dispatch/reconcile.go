@@ -146,6 +146,7 @@ func (s *Service) finish(ctx context.Context, j *atrium.Job, h executor.Handle, 
 	}
 	upd := status(st, code, msg, ev)
 	upd.FinishedAt = ptr(&now)
+	upd.CloseAllocations = true
 	if pods != nil {
 		upd.Pods = &pods
 	}
@@ -163,6 +164,7 @@ func (s *Service) finish(ctx context.Context, j *atrium.Job, h executor.Handle, 
 func (s *Service) requeue(ctx context.Context, j *atrium.Job, pods []atrium.Pod, h executor.Handle, ex executor.Executor) error {
 	code, msg := j.ReasonCode, j.ReasonMessage
 	upd := status(atrium.JobQueuing, code, msg, "Normal")
+	upd.CloseAllocations = true // preempted and restarted time counts until here
 	upd.Pods = &[]atrium.Pod{}
 	upd.ExecutorHandle = ptr("")
 	upd.ResourceGroupID, upd.Backend = ptr(""), ptr("")
