@@ -612,6 +612,11 @@ func deleteQuota(ctx context.Context, tx *txn, id string) error {
 	if _, err := findQuotaByID(ctx, tx, id, true); err != nil {
 		return err
 	}
+	if n, err := countJobs(ctx, tx, unfinishedStatuses, "quota_id = ?", id); err != nil {
+		return err
+	} else if n > 0 {
+		return atrium.Errorf(atrium.ECONFLICT, "quota %s has %d unfinished jobs; they must end before it is deleted", id, n)
+	}
 	kids, err := queryQuotas(ctx, tx, "parent_id = ?", "", id)
 	if err != nil {
 		return err

@@ -76,6 +76,13 @@ func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
 	if _, err := lockWorkspace(ctx, tx, id); err != nil {
 		return err
 	}
+	// Deleting would orphan running processes: they must end first.
+	// Queued jobs have none and go with the workspace.
+	if n, err := countJobs(ctx, tx, runningStatuses, "workspace_id = ?", id); err != nil {
+		return err
+	} else if n > 0 {
+		return atrium.Errorf(atrium.ECONFLICT, "workspace %s has %d running jobs; stop them before deleting it", id, n)
+	}
 	if _, err := tx.exec(ctx, "DELETE FROM workspaces WHERE id = ?", id); err != nil {
 		return fmt.Errorf("delete workspace: %w", err)
 	}
@@ -240,4 +247,23 @@ func updateWorkspace(ctx context.Context, tx *txn, id string, upd atrium.Workspa
 		return nil, fmt.Errorf("update workspace: %w", err)
 	}
 	return w, nil
+}
+
+// Job statuses in which processes may exist, and all unfinished ones.
+var (
+	runningStatuses    = []string{atrium.JobEnvPreparing, atrium.JobRunning, atrium.JobStopping, atrium.JobRestarting}
+	unfinishedStatuses = append([]string{atrium.JobCreating, atrium.JobQueuing}, runningStatuses...)
+)
+
+// countJobs counts the jobs in one of statuses that match cond.
+func countJobs(ctx context.Context, tx *txn, statuses []string, cond string, args ...any) (int, error) {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(statuses)), ", ")
+	for _, st := range statuses {
+		args = append(args, st)
+	}
+	n, err := tx.count(ctx, "SELECT count(*) FROM jobs WHERE "+cond+" AND status IN ("+marks+")", args...)
+	if err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
 }

@@ -499,7 +499,7 @@ func testJobWorkspaceDelete(t *testing.T, s atrium.Store) {
 	w, keep := mustWorkspace(t, s, "vision", alice), mustWorkspace(t, s, "speech", alice)
 	gone := mustJob(t, s, newJob(w, alice.ID, time.Now()))
 	live := newJob(w, alice.ID, time.Now())
-	live.Status = atrium.JobRunning
+	live.Status = atrium.JobQueuing // queued jobs go with the workspace; running ones block (testLiveJobsBlockDeletes)
 	mustJob(t, s, live)
 	kept := mustJob(t, s, newJob(keep, alice.ID, time.Now()))
 	_, err := s.UpdateJob(ctx, gone.ID, 1, atrium.JobUpdate{Events: []atrium.JobEvent{{Reason: "More"}}})
@@ -612,4 +612,24 @@ func testJobAudit(t *testing.T, s atrium.Store) {
 	if es := mustJobEvents(t, s, live.ID); len(es) != 1 {
 		t.Fatalf("live job's events after failed writes = %s", dump(es))
 	}
+}
+
+// testLiveJobsBlockDeletes: a workspace with running jobs cannot be deleted
+// (their processes would be orphaned), nor a quota with unfinished jobs;
+// finished jobs do not block.
+func testLiveJobsBlockDeletes(t *testing.T, s atrium.Store) {
+	ctx := context.Background()
+	g := computeFixture(t, s)
+	alice := mustUser(t, s, "alice")
+	w := mustWorkspace(t, s, "vision", alice)
+	q := mustQuota(t, s, newQuota("team", "", nil, a100(8, 2), g.ID))
+	j := &atrium.Job{WorkspaceID: w.ID, Kind: atrium.KindDLC, JobType: "CustomJob", Creator: alice.ID, QuotaID: q.ID, Priority: 1, Status: atrium.JobRunning}
+	wantNoErr(t, s.CreateJob(ctx, j))
+	wantCode(t, s.DeleteWorkspace(ctx, w.ID), atrium.ECONFLICT)
+	wantCode(t, s.DeleteQuota(ctx, q.ID), atrium.ECONFLICT)
+	st := atrium.JobStopped
+	_, err := s.UpdateJob(ctx, j.ID, j.Version, atrium.JobUpdate{Status: &st})
+	wantNoErr(t, err)
+	wantNoErr(t, s.DeleteQuota(ctx, q.ID))
+	wantNoErr(t, s.DeleteWorkspace(ctx, w.ID))
 }

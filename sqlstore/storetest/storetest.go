@@ -81,6 +81,11 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"DeleteJob", testDeleteJob},
 		{"JobWorkspaceDelete", testJobWorkspaceDelete},
 		{"JobAudit", testJobAudit},
+
+		{"UsageLedger", testUsageLedger},
+		{"UsageWindow", testUsageWindow},
+		{"UsageWorkspaceDelete", testUsageWorkspaceDelete},
+		{"LiveJobsBlockDeletes", testLiveJobsBlockDeletes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
