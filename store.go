@@ -10,6 +10,7 @@ type Store interface {
 	OperationLogService
 	ComputeService
 	JobService
+	UsageService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

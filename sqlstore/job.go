@@ -50,8 +50,10 @@ func (db *DB) FindJobs(ctx context.Context, f atrium.JobFilter) ([]*atrium.Job, 
 }
 
 // UpdateJob applies upd if the job is still at version, appending to its
-// status history on a status change and inserting upd.Events, and returns
-// the job as written. ENOTFOUND if absent, ECONFLICT if its version moved on.
+// status history on a status change, inserting upd.Events and writing the
+// usage ledger (closing the job's open allocations, then inserting
+// upd.OpenAllocations), and returns the job as written. ENOTFOUND if
+// absent, ECONFLICT if its version moved on.
 func (db *DB) UpdateJob(ctx context.Context, id string, version int64, upd atrium.JobUpdate) (*atrium.Job, error) {
 	tx, err := db.begin(ctx, true)
 	if err != nil {
@@ -364,6 +366,11 @@ func updateJob(ctx context.Context, tx *txn, id string, version int64, upd atriu
 	}
 	if len(upd.Events) > 0 {
 		if err := insertJobEvents(ctx, tx, id, upd.Events); err != nil {
+			return nil, err
+		}
+	}
+	if len(upd.OpenAllocations) > 0 || upd.CloseAllocations {
+		if err := writeAllocations(ctx, tx, j, upd.OpenAllocations, upd.CloseAllocations); err != nil {
 			return nil, err
 		}
 	}
