@@ -695,7 +695,9 @@ func (c *Client) ListJobs(ctx context.Context, workspaceID string, opt ListJobsO
 	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/jobs", q, nil, &out, nil)
 }
 
-func jobPath(workspaceID, jobID string) string { return wsPath(workspaceID) + "/jobs/" + pathEsc(jobID) }
+func jobPath(workspaceID, jobID string) string {
+	return wsPath(workspaceID) + "/jobs/" + pathEsc(jobID)
+}
 
 // GetJob reads a job: status, reason, statusHistory, queue position, pods.
 func (c *Client) GetJob(ctx context.Context, workspaceID, jobID string) (*atrium.Job, error) {
