@@ -377,7 +377,7 @@ func fmtDuration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"
-	case d < time.Second:
+	case d > 0 && d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
