@@ -113,6 +113,12 @@ func jobMatrixCases() []matrixCase {
 		{method: "POST", path: ws + "/jobs", path_: jobs(""), body: spec, want: createWant(201)},
 		{method: "POST", path: ws + "/jobs", name: "dry run", path_: jobs("?dryRun=true"), body: spec, want: createWant(200)},
 		{method: "GET", path: ws + "/jobs", path_: jobs(""), want: memberOK(200)},
+		// Usage: every member and ResourceAdmin read a workspace's; the
+		// platform-wide view is ResourceAdmin's.
+		{method: "GET", path: ws + "/usage", path_: func(w *world, s *subject) string {
+			return "/api/v1/workspaces/" + w.ws.ID + "/usage?groupBy=quota"
+		}, want: wsRead(200)},
+		{method: "GET", path: "/api/v1/usage", path_: func(*world, *subject) string { return "/api/v1/usage?groupBy=workspace" }, want: platform(200)},
 	}
 	for _, key := range []string{"own", "otherPrivate", "otherPublic"} {
 		cases = append(cases,

@@ -166,6 +166,16 @@ func (s *Server) apiRoutes() []*route {
 			query:   params([]param{{"actorId", "only this user id"}, {"action", "only this permission code"}, {"result", "Succeeded, Denied or Failed"}}, pageParams),
 			out:     List[*operationLogView]{}, h: listOperationLogs},
 
+		// Usage accounting.
+		{method: "GET", path: ws + "/usage", code: "Workspace:ListResources", status: http.StatusOK,
+			summary: "GPU-, CPU-core- and memory-hours of the workspace's pod allocations in [from, to), grouped; preempted and restarted attempts count",
+			query:   usageParams, out: UsageReport{}, h: workspaceUsage},
+		{method: "GET", path: "/api/v1/usage", code: "Quota:ListQuotas", status: http.StatusOK,
+			summary: "Platform-wide usage of pod allocations in [from, to), grouped (ResourceAdmin)",
+			query: append([]param{{"workspaceId", "only this workspace"}}, usageParams[0], usageParams[1],
+				param{"groupBy", "user (default), quota, gpuType, jobType or workspace"}),
+			out: UsageReport{}, h: platformUsage},
+
 		{method: "POST", path: "/api/v1/resource-groups/{resourceGroupId}/import-nodes", code: "ResourceGroup:UpdateResourceGroup", status: http.StatusOK,
 			summary: "Read the group's nodes from its backend (the Slurm partition's nodes, their CPUs, memory, GPUs and state) and record them",
 			out:     List[*NodeView]{}, h: importNodes},
