@@ -762,3 +762,45 @@ func (c *Client) JobLogs(ctx context.Context, workspaceID, jobID, pod string, fo
 	}
 	return nil
 }
+
+// UsageOptions selects a usage report; zero values take the server's
+// defaults (the last 7 days, by user).
+type UsageOptions struct {
+	From, To time.Time
+	// GroupBy is user, quota, gpuType, jobType or (platform-wide only)
+	// workspace.
+	GroupBy string
+	// WorkspaceID narrows the platform-wide report to one workspace.
+	WorkspaceID string
+}
+
+func (o UsageOptions) query() url.Values {
+	q := url.Values{}
+	if !o.From.IsZero() {
+		q.Set("from", o.From.UTC().Format(time.RFC3339Nano))
+	}
+	if !o.To.IsZero() {
+		q.Set("to", o.To.UTC().Format(time.RFC3339Nano))
+	}
+	if o.GroupBy != "" {
+		q.Set("groupBy", o.GroupBy)
+	}
+	if o.WorkspaceID != "" {
+		q.Set("workspaceId", o.WorkspaceID)
+	}
+	return q
+}
+
+// WorkspaceUsage reads a workspace's GPU-, CPU-core- and memory-hours
+// (opt.WorkspaceID is ignored).
+func (c *Client) WorkspaceUsage(ctx context.Context, workspaceID string, opt UsageOptions) (*UsageReport, error) {
+	opt.WorkspaceID = ""
+	var out UsageReport
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/usage", opt.query(), nil, &out, nil)
+}
+
+// PlatformUsage reads the whole platform's usage (ResourceAdmin).
+func (c *Client) PlatformUsage(ctx context.Context, opt UsageOptions) (*UsageReport, error) {
+	var out UsageReport
+	return &out, c.do(ctx, "GET", "/api/v1/usage", opt.query(), nil, &out, nil)
+}
