@@ -264,6 +264,19 @@ func TestPriorityPreemption(t *testing.T) {
 	}
 	// The victim runs again (attempt 2) once the preemptor is done.
 	v = e.until(low.ID, "runs again", func(j *atrium.Job) bool { return j.Status == atrium.JobRunning && j.Attempt == 2 })
+	// The usage ledger counts both attempts: the preempted one closed, the
+	// new one open.
+	all, err := e.store.FindAllocations(context.Background(), atrium.AllocationFilter{WorkspaceID: e.ws.ID})
+	must(t, err)
+	var mine []*atrium.Allocation
+	for _, a := range all {
+		if a.JobID == low.ID {
+			mine = append(mine, a)
+		}
+	}
+	if len(mine) != 2 || mine[0].Attempt != 1 || mine[0].EndedAt == nil || mine[1].Attempt != 2 || mine[1].EndedAt != nil || mine[0].GPU != 4 {
+		t.Fatalf("victim's allocations: %+v", mine)
+	}
 	must(t, stop(e, low.ID))
 	e.until(low.ID, "stopped", status(atrium.JobStopped))
 }
