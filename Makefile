@@ -17,7 +17,7 @@ build: ## Build bin/atrium
 	$(GO) build -o bin/atrium ./cmd/atrium
 
 .PHONY: test
-test: ## Run every test (PostgreSQL tests too when ATRIUM_TEST_POSTGRES is set)
+test: ## Run every test (PostgreSQL and Slurm ones too when ATRIUM_TEST_POSTGRES, ATRIUM_TEST_SLURM are set)
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: test-race
@@ -34,5 +34,5 @@ bench: ## Run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 .PHONY: ci
-ci: ## What CI runs: start PostgreSQL, then make test (needs root)
+ci: ## What CI runs: start PostgreSQL and Slurm, then make test (needs root)
 	./.ci/run
