@@ -82,6 +82,9 @@ type Pod struct {
 	ExitCode   *int       `json:"exitCode,omitempty"`
 	StartedAt  *time.Time `json:"startedAt,omitempty"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// Endpoint is host:port where a DSW pod's server listens (the proxy
+	// forwards there); chosen at admission.
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // Job is a DLC training job or a DSW instance as Atrium keeps it.
@@ -120,7 +123,10 @@ type Job struct {
 	SubmittedAt time.Time  `json:"submittedAt"`
 	StartedAt   *time.Time `json:"startedAt,omitempty"`
 	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	// LastActiveAt is when a DSW instance was last used through its proxy
+	// (recorded at most once a minute); idle auto-stop counts from it.
+	LastActiveAt *time.Time `json:"lastActiveAt,omitempty"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
 	// Version increases with every write; updates name the version they
 	// read so concurrent writers (API, scheduling loop) never overwrite
 	// each other.
@@ -193,6 +199,7 @@ type JobUpdate struct {
 	ExecutorHandle  *string
 	StartedAt       **time.Time
 	FinishedAt      **time.Time
+	LastActiveAt    *time.Time // set only; never cleared
 	Events          []JobEvent
 	// OpenAllocations are inserted (JobID, WorkspaceID filled from the job
 	// when empty); CloseAllocations ends every open allocation of the job at

@@ -39,6 +39,9 @@ type JobSpec struct {
 	// gang up to MaxRestarts times when a pod fails.
 	RestartPolicy string `json:"restartPolicy,omitempty"`
 	MaxRestarts   int    `json:"maxRestarts,omitempty"`
+	// IdleTimeout stops a DSW instance nobody used (through its proxy) for
+	// that long; 0 never. DSW instances only.
+	IdleTimeout Duration `json:"idleTimeout,omitempty"`
 }
 
 // RoleSpec is one jobSpecs entry: pods of one role.
@@ -90,15 +93,25 @@ func JobTypes() []string {
 	return out
 }
 
+// rolesOf returns the role types of a job type, DSW's single Instance
+// included (JobTypes lists only the DLC types).
+func rolesOf(jobType string) []string {
+	if jobType == JobTypeDSW {
+		return []string{DSWRole}
+	}
+	return jobRoles[jobType]
+}
+
 // RoleOrder returns the rank order of a role within its job type (the
 // coordinator first) and whether the role holds a single coordinator pod.
 func RoleOrder(jobType, role string) (order int, coordinator bool) {
-	for i, r := range jobRoles[jobType] {
+	roles := rolesOf(jobType)
+	for i, r := range roles {
 		if r == role {
 			return i, i == 0 && jobType != "CustomJob"
 		}
 	}
-	return len(jobRoles[jobType]), false
+	return len(roles), false
 }
 
 // MaxSpecBytes bounds a submitted spec.
@@ -107,29 +120,38 @@ const MaxSpecBytes = 256 << 10
 // ParseJobSpec reads a job spec in YAML or JSON, rejecting unknown fields
 // with their name.
 func ParseJobSpec(b []byte) (*JobSpec, error) {
-	if len(b) > MaxSpecBytes {
-		return nil, FieldErrorf("spec", "must be at most %d bytes", MaxSpecBytes)
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, FieldErrorf("spec", "is empty")
-	}
-	js, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		return nil, FieldErrorf("spec", "is not valid YAML or JSON: %v", err)
-	}
 	var s JobSpec
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, specDecodeError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, FieldErrorf("spec", "must hold a single document")
+	if err := decodeSpec(b, &s, "a job spec"); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
 
-func specDecodeError(err error) error {
+// decodeSpec reads one YAML or JSON document into v, rejecting unknown
+// fields with their name; what names the document in errors.
+func decodeSpec(b []byte, v any, what string) error {
+	if len(b) > MaxSpecBytes {
+		return FieldErrorf("spec", "must be at most %d bytes", MaxSpecBytes)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return FieldErrorf("spec", "is empty")
+	}
+	js, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return FieldErrorf("spec", "is not valid YAML or JSON: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return specDecodeError(err, what)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return FieldErrorf("spec", "must hold a single document")
+	}
+	return nil
+}
+
+func specDecodeError(err error, what string) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typ):
@@ -139,7 +161,7 @@ func specDecodeError(err error) error {
 		}
 		return FieldErrorf(field, "has the wrong type: got %s, want %s", typ.Value, typ.Type.String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return FieldErrorf(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field of a job spec")
+		return FieldErrorf(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field of %s", what)
 	}
 	if e := AsError(err); e != nil {
 		return e
@@ -162,13 +184,26 @@ var reservedEnvs = map[string]bool{"RANK": true, "WORLD_SIZE": true, "MASTER_ADD
 // MaxPodsPerJob bounds a gang.
 const MaxPodsPerJob = 1024
 
-// Normalize checks the spec on its own and fills defaults: display name,
-// accessibility PRIVATE, maxRunningTime from maxRunningTimeMinutes, restart
-// policy Never. Workspace rules (quota bound, priority cap, runtime cap) are
-// checked where the workspace is known.
-func (s *JobSpec) Normalize() error {
+// Normalize checks a DLC job's spec on its own and fills defaults: display
+// name, accessibility PRIVATE, maxRunningTime from maxRunningTimeMinutes,
+// restart policy Never. Workspace rules (quota bound, priority cap, runtime
+// cap) are checked where the workspace is known.
+func (s *JobSpec) Normalize() error { return s.NormalizeFor(KindDLC) }
+
+// NormalizeFor is Normalize for a job of kind: DLC jobs take the DLC job
+// types, DSW instances only jobType DSW with one Instance pod (built by
+// DSWSpec.JobSpec).
+func (s *JobSpec) NormalizeFor(kind string) error {
 	roles, ok := jobRoles[s.JobType]
-	if !ok {
+	dsw := kind == KindDSW
+	switch {
+	case dsw && s.JobType != JobTypeDSW:
+		return FieldErrorf("jobType", "must be %s for a DSW instance", JobTypeDSW)
+	case dsw:
+		roles = rolesOf(JobTypeDSW)
+	case s.JobType == JobTypeDSW:
+		return FieldErrorf("jobType", "DSW is not a training job type (create DSW instances with POST …/dsw-instances); must be one of %s", strings.Join(JobTypes(), ", "))
+	case !ok:
 		return FieldErrorf("jobType", "must be one of %s", strings.Join(JobTypes(), ", "))
 	}
 	if s.DisplayName == "" {
@@ -220,7 +255,7 @@ func (s *JobSpec) Normalize() error {
 		if v.MilliCPU <= 0 || v.Memory <= 0 {
 			return FieldErrorf(f+".resources", "must request cpu and memory above 0, e.g. {cpu: 4, memory: 16Gi}")
 		}
-		if r.Command == "" && s.Command == "" {
+		if r.Command == "" && s.Command == "" && !dsw { // DSW: the built-in page
 			return FieldErrorf(f+".command", "is required when the job has no command")
 		}
 	}
@@ -231,7 +266,7 @@ func (s *JobSpec) Normalize() error {
 		if !envNameRE.MatchString(k) {
 			return FieldErrorf("envs."+k, "is not a valid environment variable name")
 		}
-		if reservedEnvs[k] {
+		if reservedEnvs[k] || (dsw && dswReservedEnvs[k]) {
 			return FieldErrorf("envs."+k, "is set by Atrium for every pod and cannot be overridden")
 		}
 	}
@@ -276,6 +311,14 @@ func (s *JobSpec) Normalize() error {
 	case "Never", "OnFailure":
 	default:
 		return FieldErrorf("restartPolicy", "must be Never or OnFailure")
+	}
+	switch {
+	case s.IdleTimeout < 0:
+		return FieldErrorf("idleTimeout", "must not be negative")
+	case s.IdleTimeout > 0 && !dsw:
+		return FieldErrorf("idleTimeout", "applies to DSW instances only")
+	case dsw && s.RestartPolicy != "Never":
+		return FieldErrorf("restartPolicy", "a DSW instance is not restarted by policy; start it again instead")
 	}
 	if s.MaxRestarts < 0 || s.MaxRestarts > 100 {
 		return FieldErrorf("maxRestarts", "must be 0–100")

@@ -41,6 +41,9 @@ func (s *Service) admit(ctx context.Context, v *cluster.View, a scheduler.Admiss
 		_, uerr := s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd)
 		return cmpErr(uerr, err)
 	}
+	if j.Kind == atrium.KindDSW {
+		dswEndpoints(pods, group)
+	}
 	nodes := map[string]bool{}
 	for _, p := range pods {
 		nodes[p.Node] = true
@@ -291,6 +294,14 @@ func (s *Service) task(j *atrium.Job, ex executor.Executor) executor.Task {
 		if cmd == "" {
 			cmd = j.Spec.Command
 		}
+		if j.Kind == atrium.KindDSW {
+			if _, port, err := net.SplitHostPort(p.Endpoint); err == nil {
+				env[atrium.EnvDSWPort], env[atrium.EnvPort] = port, port
+			}
+			if cmd == "" {
+				cmd = s.cfg.DSWPageCommand
+			}
+		}
 		r := byRole[p.Role]
 		t.Pods = append(t.Pods, executor.PodTask{Name: p.Name, Role: p.Role, Rank: p.Rank, Node: p.Node, GPUs: p.GPUs,
 			Command: cmd, Image: rs.Image, Env: env, CPU: r.Vector.MilliCPU, Memory: r.Vector.Memory, GPU: r.Vector.GPU, GPUType: r.GPUType})
@@ -313,6 +324,20 @@ func freePort() int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// dswEndpoints gives every pod of a DSW instance the address its server
+// listens on: a free port of this host for the local backend (pods are
+// processes here), the pod's node otherwise (a port free here is a guess
+// there). It is recorded with the admission, before the start.
+func dswEndpoints(pods []atrium.Pod, group *atrium.ResourceGroup) {
+	for i := range pods {
+		host := "127.0.0.1"
+		if group.Backend != atrium.BackendLocal {
+			host = pods[i].Node
+		}
+		pods[i].Endpoint = net.JoinHostPort(host, strconv.Itoa(freePort()))
+	}
 }
 
 func sortedKeys(m map[string]bool) []string {

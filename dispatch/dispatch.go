@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +47,10 @@ type Config struct {
 	Interval time.Duration
 	// Grace is how long pods get between SIGTERM and SIGKILL (default 5s).
 	Grace time.Duration
+	// DSWPageCommand is what a DSW instance without a command runs: by
+	// default this binary's hidden subcommand "dsw-page", Atrium's built-in
+	// page on $ATRIUM_DSW_PORT.
+	DSWPageCommand string
 }
 
 // Service runs passes in the background; Pass runs one in the foreground
@@ -69,6 +75,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	cfg.Interval = cmp.Or(cfg.Interval, time.Second)
 	cfg.Grace = cmp.Or(cfg.Grace, 5*time.Second)
+	if cfg.DSWPageCommand == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: locating this binary for the DSW page: %w", err)
+		}
+		cfg.DSWPageCommand = ShellQuote(exe) + " dsw-page"
+	}
 	return &Service{cfg: cfg, wake: make(chan struct{}, 1)}, nil
 }
 
@@ -203,6 +216,11 @@ func (s *Service) executorFor(backend string) (executor.Executor, error) {
 		return nil, fmt.Errorf("no executor for backend %q on this server", backend)
 	}
 	return ex, nil
+}
+
+// ShellQuote quotes s for /bin/sh as one word.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func ptr[T any](v T) *T { return &v }

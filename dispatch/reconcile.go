@@ -78,6 +78,9 @@ func (s *Service) reconcile(ctx context.Context, j *atrium.Job, now time.Time) (
 		return s.finish(ctx, j, h, ex, atrium.JobFailed, atrium.ReasonPodFailed,
 			fmt.Sprintf("pod %s %s", sum.failed.Name, sum.describeEnd()), merged...)
 	}
+	if sum.allDone && j.Kind == atrium.KindDSW {
+		return s.finish(ctx, j, h, ex, atrium.JobStopped, atrium.ReasonProcessEnded, "the instance's process ended (exit code 0)", merged...)
+	}
 	if sum.allDone {
 		return s.finish(ctx, j, h, ex, atrium.JobSucceeded, atrium.ReasonCompleted, fmt.Sprintf("all %d pods exited 0", len(merged)), merged...)
 	}
@@ -90,6 +93,17 @@ func (s *Service) reconcile(ctx context.Context, j *atrium.Job, now time.Time) (
 		}
 		return s.finish(ctx, j, h, ex, atrium.JobStopped, atrium.ReasonMaxRunningTimeExceeded,
 			fmt.Sprintf("ran longer than its maximum running time of %s", limit), merged...)
+	}
+	if idle, since := idleFor(j, merged, now); idle > 0 {
+		// Record before acting: the Stopping pass stops the pods and ends
+		// the instance Stopped, keeping the reason.
+		upd := status(atrium.JobStopping, atrium.ReasonIdleTimeout,
+			fmt.Sprintf("not used through its proxy since %s (idleTimeout %s)", since.Format(time.RFC3339), idle), "Normal")
+		upd.Pods = &merged
+		if _, err := s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd); err != nil {
+			return false, err
+		}
+		return true, ex.Stop(ctx, h, s.cfg.Grace)
 	}
 	upd := atrium.JobUpdate{}
 	if j.Status == atrium.JobEnvPreparing && sum.running > 0 {
@@ -108,6 +122,32 @@ func (s *Service) reconcile(ctx context.Context, j *atrium.Job, now time.Time) (
 	upd.Pods = &merged
 	_, err = s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd)
 	return err == nil, err
+}
+
+// idleFor returns the idle timeout of a running DSW instance that has been
+// idle that long, and since when; 0 when it is not idle. Idle time counts
+// from the last use through the proxy, or from the start of the current
+// attempt when that is later.
+func idleFor(j *atrium.Job, pods []atrium.Pod, now time.Time) (time.Duration, time.Time) {
+	idle := time.Duration(j.Spec.IdleTimeout)
+	if j.Kind != atrium.KindDSW || j.Status != atrium.JobRunning || idle <= 0 {
+		return 0, time.Time{}
+	}
+	var since time.Time
+	for _, t := range []*time.Time{j.LastActiveAt, j.StartedAt} {
+		if t != nil && t.After(since) {
+			since = *t
+		}
+	}
+	for _, p := range pods {
+		if p.StartedAt != nil && p.StartedAt.After(since) {
+			since = *p.StartedAt
+		}
+	}
+	if since.IsZero() || now.Sub(since) < idle {
+		return 0, time.Time{}
+	}
+	return idle, since
 }
 
 // checkQueueTimeout stops a job queued longer than its workspace allows.

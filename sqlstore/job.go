@@ -230,9 +230,9 @@ func findJobs(ctx context.Context, tx *txn, f atrium.JobFilter) ([]*atrium.Job, 
 const jobColumns = `id, workspace_id, kind, display_name, description, job_type, creator, creator_name,
 	quota_id, priority, accessibility, max_running_time, spec, status, reason_code, reason_message,
 	status_history, queue_position, pods, attempt, resource_group_id, backend, executor_handle,
-	submitted_at, started_at, finished_at, updated_at, version`
+	submitted_at, started_at, finished_at, updated_at, version, last_active_at`
 
-const jobColumnCount = 28
+const jobColumnCount = 29
 
 // jobArgs returns j's column values in jobColumns order.
 func jobArgs(tx *txn, j *atrium.Job) ([]any, error) {
@@ -253,6 +253,7 @@ func jobArgs(tx *txn, j *atrium.Job) ([]any, error) {
 		j.QuotaID, j.Priority, j.Accessibility, int64(j.MaxRunningTime), string(spec), j.Status, j.ReasonCode, j.ReasonMessage,
 		string(history), j.QueuePosition, string(pods), j.Attempt, j.ResourceGroupID, j.Backend, j.ExecutorHandle,
 		tx.d.timeArg(j.SubmittedAt), tx.d.timePtrArg(j.StartedAt), tx.d.timePtrArg(j.FinishedAt), tx.d.timeArg(j.UpdatedAt), j.Version,
+		tx.d.timePtrArg(j.LastActiveAt),
 	}, nil
 }
 
@@ -272,7 +273,8 @@ func queryJobs(ctx context.Context, tx *txn, cond, page, suffix string, args ...
 		if err := rows.Scan(&j.ID, &j.WorkspaceID, &j.Kind, &j.DisplayName, &j.Description, &j.JobType, &j.Creator, &j.CreatorName,
 			&j.QuotaID, &j.Priority, &j.Accessibility, &maxRun, jsonCol{&j.Spec}, &j.Status, &j.ReasonCode, &j.ReasonMessage,
 			jsonCol{&j.StatusHistory}, &j.QueuePosition, jsonCol{&j.Pods}, &j.Attempt, &j.ResourceGroupID, &j.Backend, &j.ExecutorHandle,
-			timeCol{&j.SubmittedAt}, nullTimeCol{&j.StartedAt}, nullTimeCol{&j.FinishedAt}, timeCol{&j.UpdatedAt}, &j.Version); err != nil {
+			timeCol{&j.SubmittedAt}, nullTimeCol{&j.StartedAt}, nullTimeCol{&j.FinishedAt}, timeCol{&j.UpdatedAt}, &j.Version,
+			nullTimeCol{&j.LastActiveAt}); err != nil {
 			return nil, fmt.Errorf("scan job: %w", err)
 		}
 		j.MaxRunningTime = atrium.Duration(maxRun)
@@ -339,6 +341,9 @@ func updateJob(ctx context.Context, tx *txn, id string, version int64, upd atriu
 	if v := upd.FinishedAt; v != nil {
 		j.FinishedAt = normTimePtr(*v)
 	}
+	if v := upd.LastActiveAt; v != nil {
+		j.LastActiveAt = normTimePtr(v)
+	}
 	j.Version, j.UpdatedAt = version+1, tx.now
 
 	args, err := jobArgs(tx, j)
@@ -352,7 +357,7 @@ func updateJob(ctx context.Context, tx *txn, id string, version int64, upd atriu
 			quota_id = ?, priority = ?, accessibility = ?, max_running_time = ?, spec = ?, status = ?,
 			reason_code = ?, reason_message = ?, status_history = ?, queue_position = ?, pods = ?,
 			attempt = ?, resource_group_id = ?, backend = ?, executor_handle = ?, submitted_at = ?,
-			started_at = ?, finished_at = ?, updated_at = ?, version = ?
+			started_at = ?, finished_at = ?, updated_at = ?, version = ?, last_active_at = ?
 		WHERE id = ? AND version = ?`, append(args[3:], id, version)...)
 	if err != nil {
 		return nil, fmt.Errorf("update job: %w", err)

@@ -43,7 +43,7 @@ running server (see 'atrium login').`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newMigrateCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newMigrateCmd(), newBenchCmd(), newDSWPageCmd())
 	addClientCommands(root)
 	return root
 }
