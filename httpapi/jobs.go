@@ -54,20 +54,27 @@ func jobResource(j *atrium.Job) authz.Resource {
 
 // readSpecBody reads a YAML or JSON job spec from the request body.
 func readSpecBody(r *http.Request) (*atrium.JobSpec, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, atrium.MaxSpecBytes+1))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, atrium.FieldErrorf("body", "must be at most %d bytes", atrium.MaxSpecBytes)
-	} else if err != nil {
+	b, err := readBody(r)
+	if err != nil {
 		return nil, err
 	}
 	return atrium.ParseJobSpec(b)
 }
 
+// readBody reads a spec's bytes, at most atrium.MaxSpecBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, atrium.MaxSpecBytes+1))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, atrium.FieldErrorf("body", "must be at most %d bytes", atrium.MaxSpecBytes)
+	}
+	return b, err
+}
+
 // prepareJob validates a spec against the workspace's rules and builds the
 // job it would become.
 func (c *call) prepareJob(spec *atrium.JobSpec, kind string) (*atrium.Job, error) {
-	if err := spec.Normalize(); err != nil {
+	if err := spec.NormalizeFor(kind); err != nil {
 		return nil, err
 	}
 	cfg, err := c.s.Store.FindWorkspaceConfig(c.ctx(), c.ws.ID)
@@ -179,13 +186,30 @@ func (c *call) dryRun(j *atrium.Job) (*DryRunResult, error) {
 var jobStatuses = []string{atrium.JobCreating, atrium.JobQueuing, atrium.JobEnvPreparing, atrium.JobRunning, atrium.JobSucceeded,
 	atrium.JobFailed, atrium.JobStopping, atrium.JobStopped, atrium.JobRestarting}
 
-func listJobs(c *call) (any, error) {
+// jobKind is what tells the job handlers a DLC job from a DSW instance:
+// the path parameter of the id, the noun in messages and the permission
+// codes.
+type jobKind struct {
+	kind, param, noun                string
+	get, stop, update, delete, start string
+}
+
+var (
+	dlcJobs = jobKind{kind: atrium.KindDLC, param: "jobId", noun: "job",
+		get: "DLC:GetJob", stop: "DLC:StopJob", update: "DLC:UpdateJob", delete: "DLC:DeleteJob"}
+	dswInstances = jobKind{kind: atrium.KindDSW, param: "instanceId", noun: "DSW instance",
+		get: "DSW:GetInstance", stop: "DSW:StopInstance", update: "DSW:UpdateInstance", delete: "DSW:DeleteInstance", start: "DSW:StartInstance"}
+)
+
+func listJobs(c *call) (any, error) { return dlcJobs.list(c) }
+
+func (k jobKind) list(c *call) (any, error) {
 	q := c.r.URL.Query()
 	p, err := readPage(q)
 	if err != nil {
 		return nil, err
 	}
-	f := atrium.JobFilter{WorkspaceID: c.ws.ID, Kind: atrium.KindDLC, Creator: q.Get("creator"), JobType: q.Get("jobType"),
+	f := atrium.JobFilter{WorkspaceID: c.ws.ID, Kind: k.kind, Creator: q.Get("creator"), JobType: q.Get("jobType"),
 		QuotaID: q.Get("quotaId"), Offset: p.offset, Limit: p.limit}
 	if s := q.Get("status"); s != "" {
 		for _, st := range strings.Split(s, ",") {
@@ -196,7 +220,7 @@ func listJobs(c *call) (any, error) {
 		}
 	}
 	// Operators and admins see every job; others their own and PUBLIC ones.
-	switch sc := c.s.Authz.ScopeOf(c.sub, "DLC:GetJob"); {
+	switch sc := c.s.Authz.ScopeOf(c.sub, k.get); {
 	case sc&authz.All != 0:
 	case sc&authz.Own != 0:
 		f.VisibleTo = c.user.ID
@@ -219,14 +243,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// job loads the job of the path and authorizes code on it; jobs of other
-// workspaces and jobs the caller may not see are 404.
-func (c *call) job(code string) (*atrium.Job, error) {
-	id := c.r.PathValue("jobId")
+// jobOf loads the job of kind k named by the path and authorizes code on
+// it; jobs of other workspaces or another kind and jobs the caller may not
+// see are 404.
+func (c *call) jobOf(k jobKind, code string) (*atrium.Job, error) {
+	id := c.r.PathValue(k.param)
 	j, err := c.s.Store.FindJobByID(c.ctx(), id)
-	if atrium.ErrorCode(err) == atrium.ENOTFOUND || (err == nil && j.WorkspaceID != c.ws.ID) {
+	if atrium.ErrorCode(err) == atrium.ENOTFOUND || (err == nil && (j.WorkspaceID != c.ws.ID || j.Kind != k.kind)) {
 		c.authorized = true
-		return nil, atrium.Errorf(atrium.ENOTFOUND, "job %q not found", id)
+		return nil, atrium.Errorf(atrium.ENOTFOUND, "%s %q not found", k.noun, id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -236,10 +261,14 @@ func (c *call) job(code string) (*atrium.Job, error) {
 	return j, nil
 }
 
-func getJob(c *call) (any, error) { return c.job("DLC:GetJob") }
+func getJob(c *call) (any, error) { return dlcJobs.getOne(c) }
 
-func stopJob(c *call) (any, error) {
-	j, err := c.job("DLC:StopJob")
+func (k jobKind) getOne(c *call) (any, error) { return c.jobOf(k, k.get) }
+
+func stopJob(c *call) (any, error) { return dlcJobs.stopOne(c) }
+
+func (k jobKind) stopOne(c *call) (any, error) {
+	j, err := c.jobOf(k, k.stop)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +277,7 @@ func stopJob(c *call) (any, error) {
 		var upd atrium.JobUpdate
 		switch {
 		case atrium.JobFinished(j.Status):
-			return nil, atrium.Errorf(atrium.ECONFLICT, "job %s has already ended (%s)", j.ID, j.Status)
+			return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s has already ended (%s)", k.noun, j.ID, j.Status)
 		case j.Status == atrium.JobStopping:
 			return j, nil
 		case j.Status == atrium.JobQueuing || j.Status == atrium.JobCreating:
@@ -270,7 +299,7 @@ func stopJob(c *call) (any, error) {
 		}
 		return j2, err
 	}
-	return nil, atrium.Errorf(atrium.EUNAVAILABLE, "job %s is changing too fast; try again", j.ID)
+	return nil, atrium.Errorf(atrium.EUNAVAILABLE, "%s %s is changing too fast; try again", k.noun, j.ID)
 }
 
 func jobStatus(st, code, msg string) atrium.JobUpdate {
@@ -288,12 +317,14 @@ type UpdateJobRequest struct {
 	Description   *string `json:"description,omitempty"`
 }
 
-func updateJob(c *call) (any, error) {
+func updateJob(c *call) (any, error) { return dlcJobs.updateOne(c) }
+
+func (k jobKind) updateOne(c *call) (any, error) {
 	var req UpdateJobRequest
 	if err := decodeJSON(c.r, &req); err != nil {
 		return nil, err
 	}
-	j, err := c.job("DLC:UpdateJob")
+	j, err := c.jobOf(k, k.update)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +338,7 @@ func updateJob(c *call) (any, error) {
 		case *req.Accessibility == atrium.AccessPublic:
 			upd.Accessibility = req.Accessibility
 		case *req.Accessibility == atrium.AccessPrivate:
-			return nil, atrium.FieldErrorf("accessibility", "a PUBLIC job cannot become PRIVATE again")
+			return nil, atrium.FieldErrorf("accessibility", "a PUBLIC %s cannot become PRIVATE again", k.noun)
 		default:
 			return nil, atrium.FieldErrorf("accessibility", "must be PUBLIC")
 		}
@@ -324,14 +355,14 @@ func updateJob(c *call) (any, error) {
 			return nil, atrium.FieldErrorf("priority", "%d is above the cap of %d for your role %s (workspace config maxPriority)", *req.Priority, limit, cmpOr(by, "(none)"))
 		}
 		if atrium.JobFinished(j.Status) {
-			return nil, atrium.Errorf(atrium.ECONFLICT, "job %s has ended; its priority no longer matters", j.ID)
+			return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s has ended; its priority no longer matters", k.noun, j.ID)
 		}
 		upd.Priority = req.Priority
 		upd.Events = []atrium.JobEvent{{Type: "Normal", Reason: "PriorityChanged", Message: fmt.Sprintf("priority %d → %d by %s", j.Priority, *req.Priority, c.user.Name)}}
 	}
 	j2, err := c.s.Store.UpdateJob(c.ctx(), j.ID, j.Version, upd)
 	if atrium.ErrorCode(err) == atrium.ECONFLICT {
-		return nil, atrium.Errorf(atrium.ECONFLICT, "job %s changed while you edited it; read it again and retry", j.ID)
+		return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s changed while you edited it; read it again and retry", k.noun, j.ID)
 	}
 	if err == nil && upd.Priority != nil && c.s.Jobs != nil {
 		c.s.Jobs.Wake()
@@ -339,19 +370,23 @@ func updateJob(c *call) (any, error) {
 	return j2, err
 }
 
-func deleteJob(c *call) (any, error) {
-	j, err := c.job("DLC:DeleteJob")
+func deleteJob(c *call) (any, error) { return dlcJobs.deleteOne(c) }
+
+func (k jobKind) deleteOne(c *call) (any, error) {
+	j, err := c.jobOf(k, k.delete)
 	if err != nil {
 		return nil, err
 	}
 	if !atrium.JobFinished(j.Status) {
-		return nil, atrium.Errorf(atrium.ECONFLICT, "job %s is %s; stop it before deleting", j.ID, j.Status)
+		return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s is %s; stop it before deleting", k.noun, j.ID, j.Status)
 	}
 	return nil, c.s.Store.DeleteJob(c.ctx(), j.ID)
 }
 
-func jobEvents(c *call) (any, error) {
-	j, err := c.job("DLC:GetJob")
+func jobEvents(c *call) (any, error) { return dlcJobs.events(c) }
+
+func (k jobKind) events(c *call) (any, error) {
+	j, err := c.jobOf(k, k.get)
 	if err != nil {
 		return nil, err
 	}
@@ -364,13 +399,15 @@ func jobEvents(c *call) (any, error) {
 
 // jobLogs streams a pod's output as text/plain; follow keeps the response
 // open until the pod ends or the client goes.
-func jobLogs(c *call) (any, error) {
+func jobLogs(c *call) (any, error) { return dlcJobs.logs(c) }
+
+func (k jobKind) logs(c *call) (any, error) {
 	q := c.r.URL.Query()
 	follow, err := boolQuery(q, "follow")
 	if err != nil {
 		return nil, err
 	}
-	j, err := c.job("DLC:GetJob")
+	j, err := c.jobOf(k, k.get)
 	if err != nil {
 		return nil, err
 	}
@@ -382,10 +419,10 @@ func jobLogs(c *call) (any, error) {
 		}
 	}
 	if pod != "" && len(pods) == 0 {
-		return nil, atrium.FieldErrorf("pod", "job %s has no pod %q (pods: %s)", j.ID, pod, podNames(j))
+		return nil, atrium.FieldErrorf("pod", "%s %s has no pod %q (pods: %s)", k.noun, j.ID, pod, podNames(j))
 	}
 	if j.Backend == "" || len(pods) == 0 {
-		return nil, atrium.Errorf(atrium.ECONFLICT, "job %s has not started yet (%s): no logs", j.ID, j.Status)
+		return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s has not started yet (%s): no logs", k.noun, j.ID, j.Status)
 	}
 	var ex executor.Executor
 	if c.s.Jobs != nil {

@@ -192,7 +192,7 @@ func platform(ok int) func(*subject) int {
 func anyone(ok int) func(*subject) int { return func(*subject) int { return ok } }
 
 func matrixCases() []matrixCase {
-	return append(baseMatrixCases(), jobMatrixCases()...)
+	return append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...)
 }
 
 func baseMatrixCases() []matrixCase {
@@ -354,6 +354,7 @@ func TestPermissionMatrix(t *testing.T) {
 				n++
 				w = f.newWorld(t, users, n)
 				f.jobWorld(t, w, users)
+				f.dswWorld(t, w, users)
 			}
 			// A fresh own token for the revoke case, so revoking never locks the caller out.
 			_, s.spareTokenID = f.mintToken(t, s.token)

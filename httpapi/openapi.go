@@ -90,7 +90,7 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.OpenAPI())
 }
 
-var pathParamRE = regexp.MustCompile(`\{([A-Za-z]+)\}`)
+var pathParamRE = regexp.MustCompile(`\{([A-Za-z]+)(?:\.\.\.)?\}`)
 
 func pathParams(path string) []string {
 	var out []string

@@ -29,7 +29,7 @@ func (s *Server) apiRoutes() []*route {
 		rg    = "/api/v1/resource-groups"
 		quota = "/api/v1/quotas"
 	)
-	return []*route{
+	return append([]*route{
 		// Identity.
 		{method: "POST", path: "/api/v1/auth/tokens", code: "Token:CreateToken", status: http.StatusCreated, auth: authTokenOrBasic,
 			summary: "Mint an API token for the caller (HTTP Basic name:password or an existing token); the token is shown only in this response",
@@ -204,5 +204,5 @@ func (s *Server) apiRoutes() []*route {
 		{method: "GET", path: ws + "/jobs/{jobId}/logs", code: "DLC:GetJob", status: http.StatusOK, self: true, stream: true,
 			summary: "A job's pod output as text/plain; without pod every pod's lines, prefixed by pod name; follow=true streams until the pods end",
 			query:   []param{{"pod", "one pod, e.g. worker-1"}, {"follow", "true: keep streaming"}}, h: jobLogs},
-	}
+	}, dswRoutes(ws)...)
 }

@@ -115,6 +115,9 @@ type route struct {
 	self bool
 	// stream: the handler writes the response body itself (logs).
 	stream bool
+	// proxy: the handler forwards the request (DSW proxy): any query is
+	// the target's, and only failures land in the operation log.
+	proxy bool
 	// body documents a non-JSON request body (a YAML job spec).
 	body string
 	// alt documents other success answers by status (a dry run's 200).
@@ -197,6 +200,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (the DSW
+// proxy hijacks it for WebSocket upgrades).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -255,7 +262,7 @@ func (s *Server) serve(c *call) (any, error) {
 	if err := s.authenticate(c); err != nil {
 		return nil, err
 	}
-	if err := checkQuery(c.r, rt); err != nil {
+	if err := checkQuery(c.r, rt); err != nil && !rt.proxy {
 		return nil, err
 	}
 	c.sub = authz.Subject{UserID: c.user.ID, PlatformRoles: c.user.PlatformRoles}
@@ -330,7 +337,7 @@ func (s *Server) logOutcome(c *call, err error) {
 		return
 	}
 	mutating := c.r.Method != http.MethodGet
-	if err == nil && (!mutating || c.audit.Recorded) {
+	if err == nil && (!mutating || c.audit.Recorded || c.rt.proxy) {
 		return
 	}
 	if err != nil && !c.denied && !mutating {
