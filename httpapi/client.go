@@ -735,6 +735,12 @@ func (c *Client) JobEvents(ctx context.Context, workspaceID, jobID string) (*Lis
 // returns when the pods end (or ctx is done); the HTTP client's timeout
 // does not apply to the stream.
 func (c *Client) JobLogs(ctx context.Context, workspaceID, jobID, pod string, follow bool, w io.Writer) error {
+	return c.logs(ctx, jobPath(workspaceID, jobID), "job", jobID, pod, follow, w)
+}
+
+// logs streams the logs of the job or DSW instance at path (noun and id
+// name it in errors).
+func (c *Client) logs(ctx context.Context, path, noun, jobID, pod string, follow bool, w io.Writer) error {
 	q := url.Values{}
 	if pod != "" {
 		q.Set("pod", pod)
@@ -742,7 +748,7 @@ func (c *Client) JobLogs(ctx context.Context, workspaceID, jobID, pod string, fo
 	if follow {
 		q.Set("follow", "true")
 	}
-	resp, err := c.send(ctx, "GET", jobPath(workspaceID, jobID)+"/logs", q, "", nil, nil, true)
+	resp, err := c.send(ctx, "GET", path+"/logs", q, "", nil, nil, true)
 	if err != nil {
 		return err
 	}
@@ -750,7 +756,7 @@ func (c *Client) JobLogs(ctx context.Context, workspaceID, jobID, pod string, fo
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if err != nil {
-			return fmt.Errorf("GET job logs: reading response: %w", err)
+			return fmt.Errorf("GET %s logs: reading response: %w", noun, err)
 		}
 		return decodeProblem(resp, data)
 	}
@@ -758,7 +764,7 @@ func (c *Client) JobLogs(ctx context.Context, workspaceID, jobID, pod string, fo
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("job %s logs: %w", jobID, err)
+		return fmt.Errorf("%s %s logs: %w", noun, jobID, err)
 	}
 	return nil
 }

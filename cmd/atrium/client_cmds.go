@@ -11,7 +11,7 @@ func addClientCommands(root *cobra.Command) {
 		newLoginCmd(c), newLogoutCmd(c), newWhoamiCmd(c),
 		newWorkspaceCmd(c), newMemberCmd(c), newRoleCmd(c),
 		newUserCmd(c), newTokenCmd(c), newPermissionsCmd(c), newOplogCmd(c),
-		newResourceGroupCmd(c), newQuotaCmd(c), newJobCmd(c), newUsageCmd(c),
+		newResourceGroupCmd(c), newQuotaCmd(c), newJobCmd(c), newDSWCmd(c), newUsageCmd(c),
 	)
 	// Shell completion: cobra's built-in 'atrium completion bash|zsh|fish|powershell'.
 	root.CompletionOptions.DisableDefaultCmd = false
