@@ -53,7 +53,19 @@ func (s *Service) reconcile(ctx context.Context, j *atrium.Job, now time.Time) (
 		return s.finish(ctx, j, h, ex, atrium.JobStopped, j.ReasonCode, j.ReasonMessage, merged...)
 	}
 
-	// EnvPreparing or Running.
+	// EnvPreparing or Running. A gang that started, however briefly, is
+	// recorded Running first, so its history and startedAt say it ran.
+	if j.Status == atrium.JobEnvPreparing && !sum.firstStart.IsZero() {
+		upd := status(atrium.JobRunning, atrium.ReasonStarted, fmt.Sprintf("%d of %d pods started", countStarted(merged), len(merged)), "Normal")
+		at := sum.firstStart
+		upd.StartedAt, upd.Pods = ptr(&at), &merged
+		if j, err = s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd); err != nil {
+			return false, err
+		}
+		if !sum.allDone && sum.failed == nil {
+			return true, nil
+		}
+	}
 	if sum.failed != nil {
 		if j.Spec.RestartPolicy == "OnFailure" && j.Attempt <= j.Spec.MaxRestarts {
 			msg := fmt.Sprintf("pod %s %s; restarting the gang (restart %d of %d)", sum.failed.Name, sum.describeEnd(), j.Attempt, j.Spec.MaxRestarts)
@@ -105,23 +117,21 @@ func (s *Service) reconcile(ctx context.Context, j *atrium.Job, now time.Time) (
 		}
 		return true, ex.Stop(ctx, h, s.cfg.Grace)
 	}
-	upd := atrium.JobUpdate{}
-	if j.Status == atrium.JobEnvPreparing && sum.running > 0 {
-		upd = status(atrium.JobRunning, atrium.ReasonStarted, fmt.Sprintf("%d of %d pods running", sum.running, len(merged)), "Normal")
-		if j.StartedAt == nil {
-			at := sum.firstStart
-			if at.IsZero() {
-				at = now
-			}
-			upd.StartedAt = ptr(&at)
-		}
-	}
-	if upd.Status == nil && podsEqual(j.Pods, merged) {
+	if podsEqual(j.Pods, merged) {
 		return false, nil
 	}
-	upd.Pods = &merged
-	_, err = s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd)
+	_, err = s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, atrium.JobUpdate{Pods: &merged})
 	return err == nil, err
+}
+
+func countStarted(pods []atrium.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if p.StartedAt != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // idleFor returns the idle timeout of a running DSW instance that has been
