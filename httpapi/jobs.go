@@ -435,19 +435,28 @@ func (k jobKind) logs(c *call) (any, error) {
 	if j.ExecutorHandle != "" {
 		_ = jsonUnmarshal(j.ExecutorHandle, &h)
 	}
-	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	c.w.Header().Set("X-Content-Type-Options", "nosniff")
-	c.w.WriteHeader(http.StatusOK)
-	fw := &flushWriter{w: c.w}
+	// The answer starts with the first byte of output, so a pod whose files
+	// do not exist yet is still a clean 409, not a broken 200.
+	fw := &flushWriter{w: c.w, header: func(h http.Header) {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+	}}
 	ctx := c.ctx()
-	if len(pods) == 1 {
-		err = ex.Logs(ctx, h, pods[0], follow != nil && *follow, fw)
+	if pod != "" {
+		err = ex.Logs(ctx, h, pod, follow != nil && *follow, fw)
 	} else {
 		err = prefixedLogs(ctx, ex, h, pods, follow != nil && *follow, fw)
 	}
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err == nil, ctx.Err() != nil:
+	case !fw.started && errors.Is(err, executor.ErrNotFound):
+		return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s is starting (%s): no logs yet", k.noun, j.ID, j.Status)
+	case !fw.started:
+		return nil, err
+	default:
 		fmt.Fprintf(fw, "\n[atrium: log stream ended: %v]\n", atrium.ErrorMessage(err))
 	}
+	fw.begin() // an empty log is still a 200
 	return nil, nil
 }
 

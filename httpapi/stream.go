@@ -9,12 +9,26 @@ import (
 )
 
 // flushWriter flushes after every write so streamed logs reach the client
-// as they are produced.
+// as they are produced. The 200 and its headers go out with the first
+// write (or begin), so an error before any output can still be a problem.
 type flushWriter struct {
-	w http.ResponseWriter
+	w       http.ResponseWriter
+	header  func(http.Header)
+	started bool
+}
+
+func (f *flushWriter) begin() {
+	if !f.started {
+		f.started = true
+		if f.header != nil {
+			f.header(f.w.Header())
+		}
+		f.w.WriteHeader(http.StatusOK)
+	}
 }
 
 func (f *flushWriter) Write(p []byte) (int, error) {
+	f.begin()
 	n, err := f.w.Write(p)
 	if fl, ok := f.w.(http.Flusher); ok {
 		fl.Flush()

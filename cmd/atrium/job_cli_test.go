@@ -237,8 +237,8 @@ func TestJobSubmitWaitAndLogs(t *testing.T) {
 		t.Fatalf("describe -o json: %v %+v", err, d)
 	}
 
-	// logs -f waits for the job to start and follows it to the end (a
-	// single pod's lines are not prefixed).
+	// logs -f waits for the job to start and follows it to the end; without
+	// --pod every line carries its pod's name, even for a single pod.
 	ticker := e.submit(`displayName: ticker
 jobType: CustomJob
 command: for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done
@@ -249,7 +249,7 @@ jobSpecs:
 	if err != nil {
 		t.Fatalf("logs -f: %v\n%s", err, errOut)
 	}
-	if want := "tick 1\ntick 2\ntick 3\ntick 4\ntick 5\n"; out != want {
+	if want := "[worker-0] tick 1\n[worker-0] tick 2\n[worker-0] tick 3\n[worker-0] tick 4\n[worker-0] tick 5\n"; out != want {
 		t.Errorf("logs -f = %q, want %q", out, want)
 	}
 	e.status(ticker, atrium.JobSucceeded)
