@@ -147,8 +147,13 @@ func specSays(role, code string, tg target) expectation {
 			return yes(admin || (creator && tg.own))
 		}
 		if ra {
-			if module == "DSW" && action == "CreateInstance" {
-				return allow // "creates DSW instances anywhere"
+			if module == "DSW" {
+				// "creates DSW instances anywhere", and uses its own.
+				switch {
+				case strings.HasPrefix(action, "Create"), strings.HasPrefix(action, "List"), tg.own:
+					return allow
+				}
+				return hidden
 			}
 			return raInside()
 		}

@@ -99,12 +99,15 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-func withGrant(ps []*Permission, code string, gr grant) []*Permission {
+// raOwns lets ResourceAdmin create and list (code create and List*, in
+// every workspace) and act on its own targets in every other row of ps;
+// lists show it only what the read code lets it see: its own.
+func raOwns(ps []*Permission, create string) []*Permission {
 	for _, p := range ps {
-		if p.Code == code {
-			for _, r := range gr.roles {
-				p.Grants[r] |= gr.s
-			}
+		if p.Code == create || strings.HasPrefix(p.Action, "List") {
+			p.Grants[ra] |= All
+		} else {
+			p.Grants[ra] |= Own
 		}
 	}
 	return ps
@@ -189,10 +192,11 @@ var table = rows(
 	asset("CodeSource", "CodeSource", "code source"),
 	asset("Algorithm", "Algorithm", "algorithm"),
 	run("DLC", "Job", "training job", dev, op),
-	withGrant(run("DSW", "Instance", "DSW instance", dev, op), "DSW:CreateInstance", g(All, ra)), // SPEC §1: anywhere
-	[]*Permission{
+	// SPEC §1: ResourceAdmin creates DSW instances anywhere, and then uses
+	// its own like any creator.
+	raOwns(rows(run("DSW", "Instance", "DSW instance", dev, op), []*Permission{
 		ws("DSW:StartInstance", "DSW:GetInstance", "Start a stopped DSW instance", g(All, op), g(Own, dev)),
-	},
+	}), "DSW:CreateInstance"),
 	[]*Permission{
 		ws("Pipeline:CreatePipeline", "", "Create a pipeline", g(All, dev, op, mc)),
 		ws("Pipeline:ListPipelines", "", "List pipelines", g(All, everyone...)),

@@ -38,10 +38,23 @@ func (f *fixture) dswWorld(t *testing.T, w *world, users map[string]*subject) {
 }
 
 // SPEC §2: DSW instances follow the Jobs rules (jobWant), and ResourceAdmin
-// may create them in any workspace (SPEC §1) — though, not being a member,
-// it then sees none. The proxy takes what changing an instance takes
-// (creator, Operator, Admin); on an instance that is not Running it
+// may create them in any workspace (SPEC §1) and then use its own like any
+// creator, seeing nobody else's. The proxy takes what changing an instance
+// takes (creator, Operator, Admin); on an instance that is not Running it
 // answers 409 to them.
+func dswWant(key string, read bool, ok int) func(*subject) int {
+	jw := jobWant(key, read, ok)
+	return func(s *subject) int {
+		if isRA(s) {
+			if key == "own" || key == "ownDone" {
+				return ok
+			}
+			return http.StatusNotFound
+		}
+		return jw(s)
+	}
+}
+
 func dswMatrixCases() []matrixCase {
 	inst := func(key, suffix string) func(w *world, s *subject) string {
 		return func(w *world, s *subject) string {
@@ -68,11 +81,8 @@ func dswMatrixCases() []matrixCase {
 		return http.StatusNotFound
 	}
 	listWant := func(s *subject) int {
-		switch {
-		case isMember(s):
+		if isMember(s) || isRA(s) {
 			return http.StatusOK
-		case isRA(s):
-			return http.StatusForbidden
 		}
 		return http.StatusNotFound
 	}
@@ -84,23 +94,23 @@ func dswMatrixCases() []matrixCase {
 	}
 	for _, key := range []string{"own", "otherPrivate", "otherPublic"} {
 		cases = append(cases,
-			matrixCase{method: "GET", path: one, name: key, path_: inst(key, ""), want: jobWant(key, true, 200)},
-			matrixCase{method: "GET", path: one + "/events", name: key, path_: inst(key, "/events"), want: jobWant(key, true, 200)},
-			matrixCase{method: "GET", path: one + "/logs", name: key, path_: inst(key, "/logs"), want: jobWant(key, true, 409)},
-			matrixCase{method: "POST", path: one + "/stop", name: key, path_: inst(key, "/stop"), want: jobWant(key, false, 200)},
+			matrixCase{method: "GET", path: one, name: key, path_: inst(key, ""), want: dswWant(key, true, 200)},
+			matrixCase{method: "GET", path: one + "/events", name: key, path_: inst(key, "/events"), want: dswWant(key, true, 200)},
+			matrixCase{method: "GET", path: one + "/logs", name: key, path_: inst(key, "/logs"), want: dswWant(key, true, 409)},
+			matrixCase{method: "POST", path: one + "/stop", name: key, path_: inst(key, "/stop"), want: dswWant(key, false, 200)},
 			matrixCase{method: "PUT", path: one, name: key, path_: inst(key, ""),
-				body: func(*world, *subject) any { return map[string]any{"description": "changed"} }, want: jobWant(key, false, 200)},
-			matrixCase{method: "GET", path: one + "/proxy/{path...}", name: key, path_: inst(key, "/proxy/lab?token=x"), want: jobWant(key, false, 409)},
+				body: func(*world, *subject) any { return map[string]any{"description": "changed"} }, want: dswWant(key, false, 200)},
+			matrixCase{method: "GET", path: one + "/proxy/{path...}", name: key, path_: inst(key, "/proxy/lab?token=x"), want: dswWant(key, false, 409)},
 		)
 	}
 	for _, m := range proxyMethods[1:] {
 		cases = append(cases, matrixCase{method: m, path: one + "/proxy/{path...}", name: "otherPublic", path_: inst("otherPublic", "/proxy/api/x"),
-			want: jobWant("otherPublic", false, 409)})
+			want: dswWant("otherPublic", false, 409)})
 	}
 	for _, key := range []string{"ownDone", "otherPublicDone"} {
 		cases = append(cases,
-			matrixCase{method: "POST", path: one + "/start", name: key, path_: inst(key, "/start"), want: jobWant(key, false, 200)},
-			matrixCase{method: "DELETE", path: one, name: key, path_: inst(key, ""), want: jobWant(key, false, 204)})
+			matrixCase{method: "POST", path: one + "/start", name: key, path_: inst(key, "/start"), want: dswWant(key, false, 200)},
+			matrixCase{method: "DELETE", path: one, name: key, path_: inst(key, ""), want: dswWant(key, false, 204)})
 	}
 	return cases
 }
