@@ -543,6 +543,12 @@ func (c *Client) ListNodes(ctx context.Context, groupID string) (*List[*NodeView
 	return &out, c.do(ctx, "GET", "/api/v1/resource-groups/"+pathEsc(groupID)+"/nodes", nil, nil, &out, nil)
 }
 
+// ImportNodes records the nodes a slurm group's partition has.
+func (c *Client) ImportNodes(ctx context.Context, groupID string) (*List[*NodeView], error) {
+	var out List[*NodeView]
+	return &out, c.do(ctx, "POST", "/api/v1/resource-groups/"+pathEsc(groupID)+"/import-nodes", nil, nil, &out, nil)
+}
+
 // PutNode creates or replaces a node of a resource group.
 func (c *Client) PutNode(ctx context.Context, groupID, name string, req PutNodeRequest) (*NodeView, error) {
 	var out NodeView

@@ -272,7 +272,7 @@ func newNodeCmd(c *cli) *cobra.Command {
 		Example: `  atrium resource-group node put hpc gpu-01 --capacity cpu=64,memory=512Gi,gpu=8,gpuType=A100 --label rack=r1
   atrium resource-group node drain hpc gpu-01`,
 	}
-	cmd.AddCommand(newNodePutCmd(c), newNodeListCmd(c), newNodeDeleteCmd(c), newNodeStateCmd(c, true), newNodeStateCmd(c, false))
+	cmd.AddCommand(newNodePutCmd(c), newNodeListCmd(c), newNodeImportCmd(c), newNodeDeleteCmd(c), newNodeStateCmd(c, true), newNodeStateCmd(c, false))
 	return cmd
 }
 
@@ -339,6 +339,30 @@ func newNodeListCmd(c *cli) *cobra.Command {
 				return err
 			}
 			l, err := s.client.ListNodes(s.ctx, id)
+			if err != nil {
+				return err
+			}
+			return s.print(l, func(w io.Writer) { nodeTable(w, l.Items) })
+		}),
+	}
+}
+
+func newNodeImportCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import GROUP",
+		Short: "Record a slurm group's nodes as Slurm reports them",
+		Long: `Read the nodes of a slurm resource group's partition from Slurm on the
+server (scontrol show node) with their CPUs, memory, GPUs and state, and
+record them. Nodes Slurm no longer lists become NotReady. Run it again after
+the cluster changes.`,
+		Example: `  atrium resource-group node import hpc`,
+		Args:    cobra.ExactArgs(1),
+		RunE: c.run(func(s *session, args []string) error {
+			id, err := s.resolveGroup(args[0])
+			if err != nil {
+				return err
+			}
+			l, err := s.client.ImportNodes(s.ctx, id)
 			if err != nil {
 				return err
 			}
