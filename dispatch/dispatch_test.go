@@ -411,3 +411,40 @@ func TestStopsRaceAdmission(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A job queued longer than the workspace's queue timeout is Stopped with
+// reason QueueTimeout.
+func TestQueueTimeout(t *testing.T) {
+	e := setup(t)
+	e.quota("quota-small", resource.List{"T4": {MilliCPU: 1000, Memory: 1 << 30, GPU: 1}}, atrium.RoundRobin, 0, 0)
+	cfg := atrium.DefaultWorkspaceConfig(e.ws.ID)
+	cfg.QueueTimeout = atrium.Duration(time.Second)
+	must(t, e.store.PutWorkspaceConfig(context.Background(), cfg))
+	// Needs two GPUs where the quota caps at one: it can never start.
+	j := e.submit(fmt.Sprintf(sleeper, 1, "quota-small", 1, 2))
+	j = e.until(j.ID, "timed out", status(atrium.JobStopped))
+	if j.ReasonCode != atrium.ReasonQueueTimeout || j.FinishedAt == nil || j.Attempt != 0 {
+		t.Fatalf("ended %s %s: %s (attempt %d)", j.Status, j.ReasonCode, j.ReasonMessage, j.Attempt)
+	}
+}
+
+// A pod that always fails is restarted maxRestarts times, then the job fails.
+func TestRestartPolicyFailsAfterMax(t *testing.T) {
+	e := setup(t)
+	e.quota("quota-team", resource.List{"T4": {MilliCPU: 8000, Memory: 16 << 30, GPU: 4}}, atrium.RoundRobin, 0, 0)
+	spec := strings.Replace(fmt.Sprintf(sleeper, 0, "quota-team", 1, 0), "sleep 0", "exit 9", 1) + "restartPolicy: OnFailure\nmaxRestarts: 2\n"
+	j := e.submit(spec)
+	j = e.until(j.ID, "failed", status(atrium.JobFailed))
+	if j.Attempt != 3 || !strings.Contains(j.ReasonMessage, "exited with code 9") {
+		t.Fatalf("failed after %d attempts: %s", j.Attempt, j.ReasonMessage)
+	}
+	restarts := 0
+	for _, h := range j.StatusHistory {
+		if h.Status == atrium.JobRestarting && h.ReasonCode == atrium.ReasonRestartedByPolicy {
+			restarts++
+		}
+	}
+	if restarts != 2 {
+		t.Fatalf("%d restarts in %s", restarts, history(j))
+	}
+}
