@@ -85,11 +85,12 @@ type AssetFilter struct {
 	// VisibleTo limits to the user's own assets and PUBLIC ones; "-" to
 	// PUBLIC only; "" means no limit (Admin).
 	VisibleTo string
-	// Where and Args are a compiled filter expression (package filter)
-	// over the kind's fields; "" means none.
-	Where  string
-	Args   []any
-	SortBy string // a field name the store knows; default createdAt
+	// Filter is an expression of the filter language (package filter) over
+	// the kind's fields and labels.<key>; the store compiles it to bound
+	// SQL for its engine. A bad one is EINVALID naming "filter" and the
+	// position.
+	Filter string
+	SortBy string // name, createdAt (default) or updatedAt
 	Desc   bool
 	Offset int
 	Limit  int
