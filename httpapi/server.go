@@ -22,6 +22,7 @@ import (
 
 	"atrium"
 	"atrium/authz"
+	"atrium/secret"
 )
 
 // Server is the HTTP API over a store.
@@ -33,6 +34,9 @@ type Server struct {
 	// Jobs connects job handlers to the scheduling loop and executors; nil
 	// in tests that only need the store (jobs then wait for a pass).
 	Jobs JobRuntime
+	// Secrets seals write-only secrets (code-source tokens) before they are
+	// stored; handlers that take secrets refuse them when it is nil.
+	Secrets *secret.Box
 
 	routes   []*route
 	mux      *http.ServeMux

@@ -101,8 +101,17 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	defer jobs.stop()
 
+	key, err := secret.LoadKey(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return err
+	}
+
 	api := httpapi.NewServer(db, logger)
-	api.Jobs = jobs
+	api.Jobs, api.Secrets = jobs, box
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
