@@ -42,12 +42,13 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 	}
 	exs := map[string]executor.Executor{atrium.BackendLocal: lx}
 	if _, err := exec.LookPath("sbatch"); err == nil {
-		sx, err := slurm.New(slurm.Config{WorkDir: filepath.Join(dataDir, "slurm")}, logger.With("executor", "slurm"))
-		if err != nil {
-			return nil, err
+		// Slurm is optional: a problem with it must not keep Atrium down.
+		if sx, err := slurm.New(slurm.Config{WorkDir: filepath.Join(dataDir, "slurm")}, logger.With("executor", "slurm")); err != nil {
+			logger.Warn("slurm executor disabled", "err", err)
+		} else {
+			exs[atrium.BackendSlurm] = sx
+			logger.Info("slurm executor ready (sbatch found)")
 		}
-		exs[atrium.BackendSlurm] = sx
-		logger.Info("slurm executor ready (sbatch found)")
 	}
 	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch")})
 	if err != nil {
