@@ -11,6 +11,8 @@ type Store interface {
 	ComputeService
 	JobService
 	UsageService
+	AssetService
+	EventService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

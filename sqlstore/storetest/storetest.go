@@ -86,6 +86,15 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"UsageWindow", testUsageWindow},
 		{"UsageWorkspaceDelete", testUsageWorkspaceDelete},
 		{"LiveJobsBlockDeletes", testLiveJobsBlockDeletes},
+
+		{"Assets", testAssets},
+		{"AssetVersions", testAssetVersions},
+		{"AssetApprovalConcurrent", testAssetApprovalConcurrent},
+		{"FindAssets", testFindAssets},
+		{"AssetFilters", testAssetFilters},
+		{"AssetWorkspaceDelete", testAssetWorkspaceDelete},
+		{"AssetAudit", testAssetAudit},
+		{"Events", testEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
