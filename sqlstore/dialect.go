@@ -33,6 +33,10 @@ type dialect struct {
 	// lockQuotas serializes writes that read the whole quota tree (or the
 	// groups it draws on) before changing it. Empty for SQLite.
 	lockQuotas string
+	// lockEvents serializes outbox writers until commit, so events become
+	// visible in seq order and a reader paging by AfterSeq never skips one
+	// that commits late. Empty for SQLite (writers are serialized).
+	lockEvents string
 	// timeText stores timestamps as fixed-width RFC 3339 text (SQLite has no
 	// time type); otherwise time.Time goes to the driver (TIMESTAMPTZ).
 	timeText bool
@@ -59,6 +63,7 @@ var postgresDialect = &dialect{
 	collate:    ` COLLATE "C"`,
 	lockUsers:  "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
 	lockQuotas: "LOCK TABLE quotas IN SHARE ROW EXCLUSIVE MODE",
+	lockEvents: "LOCK TABLE events IN EXCLUSIVE MODE",
 	uniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

@@ -22,7 +22,9 @@ func (db *DB) FindEvents(ctx context.Context, f atrium.EventFilter) ([]*atrium.E
 
 // insertEvent writes e to the outbox in the caller's transaction, setting
 // its id (when empty), Time (now, when zero), Seq and Data ("{}" when
-// empty).
+// empty). On PostgreSQL it holds the outbox's write lock until commit, so
+// seqs commit in order (a sequence alone would let a later seq commit
+// first and a reader after it skip the earlier one).
 func insertEvent(ctx context.Context, tx *txn, e *atrium.Event) error {
 	if e.Type == "" {
 		return atrium.FieldErrorf("type", "an event needs a type")
@@ -38,6 +40,11 @@ func insertEvent(ctx context.Context, tx *txn, e *atrium.Event) error {
 		e.Time = tx.now
 	}
 	e.Time, e.Data = normTime(e.Time), data
+	if tx.d.lockEvents != "" {
+		if _, err := tx.exec(ctx, tx.d.lockEvents); err != nil {
+			return fmt.Errorf("lock events: %w", err)
+		}
+	}
 	err = tx.queryRow(ctx, `
 		INSERT INTO events (id, type, source, subject, time, workspace_id, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
