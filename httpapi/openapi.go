@@ -3,6 +3,7 @@ package httpapi
 import (
 	"atrium"
 	"atrium/resource"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -105,6 +106,10 @@ var timeType = reflect.TypeOf(time.Time{})
 // customJSON describes types whose MarshalJSON writes something other than
 // their Go shape.
 var customJSON = map[reflect.Type]func(schemas map[string]any) map[string]any{
+	// Free-form JSON objects (a model version's metrics, inferenceSpec…).
+	reflect.TypeOf(json.RawMessage{}): func(map[string]any) map[string]any {
+		return map[string]any{"type": "object", "additionalProperties": map[string]any{}}
+	},
 	reflect.TypeOf(atrium.Duration(0)): func(map[string]any) map[string]any {
 		return map[string]any{"type": "string", "description": "a duration such as 90s or 2h"}
 	},
