@@ -43,6 +43,18 @@ func assetFields(d *dialect, kind string) map[string]filter.Field {
 	for _, key := range assetSpecFields[kind] {
 		fs[key] = text(d.jsonText("spec", key))
 	}
+	if kind == atrium.AssetModel {
+		// A model answers for its latest version: "frameworkType =
+		// \"PyTorch\" AND approvalStatus = \"Approved\"" finds models whose
+		// newest version is an approved PyTorch one.
+		latest := func(expr string) string {
+			return "(SELECT " + expr + " FROM asset_versions v WHERE v.asset_id = assets.id AND v.name = assets.latest_version)"
+		}
+		fs["approvalStatus"] = text(latest("v.approval_status"))
+		for _, key := range []string{"frameworkType", "formatType"} {
+			fs[key] = text(latest(d.jsonText("v.spec", key)))
+		}
+	}
 	return fs
 }
 

@@ -579,6 +579,10 @@ func testAssetFilters(t *testing.T, s atrium.Store) {
 	// Same names and labels elsewhere never leak in.
 	mk(other, atrium.AssetDataset, "cats", "Cute cats", "u-alice", atrium.AccessPublic, map[string]string{"team": "nlp"}, `{"dataType":"COMMON"}`)
 	m := mk(w, atrium.AssetModel, "cats", "Cute cats", "u-alice", atrium.AccessPublic, map[string]string{"team": "nlp"}, `{"domain":"cv","task":"detect"}`)
+	m2 := mk(w, atrium.AssetModel, "bert", "", "u-alice", atrium.AccessPublic, map[string]string{"team": "cv"}, `{"domain":"nlp"}`)
+	mustAssetVersion(t, s, &atrium.AssetVersion{AssetID: m.ID, Name: "0.1.0", ApprovalStatus: atrium.ApprovalPending, Spec: json.RawMessage(`{"frameworkType":"TensorFlow"}`)})
+	mustAssetVersion(t, s, &atrium.AssetVersion{AssetID: m.ID, Name: "0.2.0", ApprovalStatus: atrium.ApprovalApproved, Spec: json.RawMessage(`{"frameworkType":"PyTorch"}`)})
+	mustAssetVersion(t, s, &atrium.AssetVersion{AssetID: m2.ID, Name: "1.0.0", ApprovalStatus: atrium.ApprovalPending, Spec: json.RawMessage(`{"frameworkType":"PyTorch"}`)})
 	cs := mk(w, atrium.AssetCodeSource, "trainer", "", "u-alice", atrium.AccessPublic, nil,
 		`{"repo":"https://github.com/acme/trainer.git","branch":"main","commit":"abc"}`)
 	mk(w, atrium.AssetCodeSource, "tools", "", "u-alice", atrium.AccessPublic, nil, `{"repo":"https://gitlab.example.com/tools.git","branch":"dev"}`)
@@ -629,7 +633,12 @@ func testAssetFilters(t *testing.T, s atrium.Store) {
 		{atrium.AssetImage, `labels.framework = "PyTorch" AND labels.cudaVersion >= "12"`, "", ids(img)},
 		{atrium.AssetImage, `imageUri LIKE "%torch%"`, "", ids(img)},
 		{atrium.AssetModel, `domain = "cv" AND task = "detect" AND name = "cats"`, "", ids(m)},
-		{atrium.AssetModel, `domain = "nlp"`, "", ids()},
+		{atrium.AssetModel, `domain = "nlp"`, "", ids(m2)},
+		// Models answer for their latest version (the issue's example).
+		{atrium.AssetModel, `frameworkType = "PyTorch" AND (labels.team = "nlp" OR approvalStatus = "Approved")`, "", ids(m)},
+		{atrium.AssetModel, `frameworkType = "PyTorch"`, "", ids(m, m2)},
+		{atrium.AssetModel, `frameworkType = "TensorFlow"`, "", ids()},
+		{atrium.AssetModel, `approvalStatus = "Pending"`, "", ids(m2)},
 	} {
 		kind := tc.kind
 		if kind == "" {
