@@ -12,6 +12,7 @@ func addClientCommands(root *cobra.Command) {
 		newWorkspaceCmd(c), newMemberCmd(c), newRoleCmd(c),
 		newUserCmd(c), newTokenCmd(c), newPermissionsCmd(c), newOplogCmd(c),
 		newResourceGroupCmd(c), newQuotaCmd(c), newJobCmd(c), newDSWCmd(c), newUsageCmd(c),
+		newDatasetCmd(c), newModelCmd(c), newImageCmd(c), newCodeSourceCmd(c), newAlgorithmCmd(c),
 	)
 	// Shell completion: cobra's built-in 'atrium completion bash|zsh|fish|powershell'.
 	root.CompletionOptions.DisableDefaultCmd = false
