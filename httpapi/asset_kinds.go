@@ -104,7 +104,7 @@ func oneOfField(field, v string, allowed []string) error {
 	return atrium.FieldErrorf(field, "must be one of %s", strings.Join(allowed, ", "))
 }
 
-func (s *DatasetSpec) check(c *call, old assetSpec) error {
+func (s *DatasetSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	s.DataType, s.Property, s.SourceType = cmpOr(s.DataType, "COMMON"), cmpOr(s.Property, "DIRECTORY"), cmpOr(s.SourceType, "USER")
 	if err := oneOfField("dataType", s.DataType, dataTypes); err != nil {
 		return err
@@ -133,7 +133,7 @@ func (s *DatasetSpec) check(c *call, old assetSpec) error {
 			return atrium.FieldErrorf("sourceDatasetId", "cannot change")
 		}
 		if s.SourceType == "LABELING" {
-			return c.authorize("Dataset:UpdateLabelingDataset", authzWorkspace(c))
+			return c.authorize("Dataset:UpdateLabelingDataset", assetResource(datasets, a))
 		}
 	} else if s.DataSourceType != "" && s.DataSourceType != t {
 		return atrium.FieldErrorf("dataSourceType", "is %s for uri %s; leave it out", t, s.URI)
@@ -248,7 +248,7 @@ func checkShort(field, v string) error {
 	return nil
 }
 
-func (s *ModelSpec) check(c *call, old assetSpec) error {
+func (s *ModelSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	if err := checkShort("domain", s.Domain); err != nil {
 		return err
 	}
@@ -375,7 +375,7 @@ type ImageRequest struct {
 
 var imageRefRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 
-func (s *ImageSpec) check(c *call, old assetSpec) error {
+func (s *ImageSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	if s.ImageURI == "" {
 		return atrium.FieldErrorf("imageUri", "is required, e.g. registry.example.com/team/pytorch:2.3-cuda12")
 	}
@@ -419,7 +419,7 @@ var (
 	mountPathRE = regexp.MustCompile(`^/[A-Za-z0-9._/-]{0,254}$`)
 )
 
-func (s *CodeSourceSpec) check(c *call, old assetSpec) error {
+func (s *CodeSourceSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	if s.Repo == "" {
 		return atrium.FieldErrorf("repo", "is required, e.g. https://github.com/org/repo.git")
 	}
@@ -464,7 +464,7 @@ type AlgorithmRequest struct {
 	AlgorithmSpec
 }
 
-func (s *AlgorithmSpec) check(c *call, old assetSpec) error {
+func (s *AlgorithmSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	return checkShort("provider", s.Provider)
 }
 
@@ -511,7 +511,7 @@ type AlgorithmVersionRequest struct {
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 func (s *AlgorithmVersionSpec) check(c *call, a *atrium.Asset, v *atrium.AssetVersion) error {
-	if err := (&ImageSpec{ImageURI: s.Image}).check(c, nil); err != nil {
+	if err := (&ImageSpec{ImageURI: s.Image}).check(c, nil, nil); err != nil {
 		return atrium.FieldErrorf("image", "%s", strings.TrimPrefix(atrium.ErrorMessage(err), "imageUri "))
 	}
 	if strings.TrimSpace(s.CommandTemplate) == "" {

@@ -23,9 +23,10 @@ import (
 )
 
 // assetSpec is a kind's own fields. check validates them (filling
-// defaults); old is the stored spec when updating, nil when creating.
+// defaults); a and old are the stored asset and spec when updating, nil
+// when creating.
 type assetSpec interface {
-	check(c *call, old assetSpec) error
+	check(c *call, a *atrium.Asset, old assetSpec) error
 }
 
 // assetKind describes one kind of asset to the shared handlers.
@@ -324,7 +325,7 @@ func (k *assetKind) createOne(c *call) (any, error) {
 	if err := checkLabels("labels", req.Labels); err != nil {
 		return nil, err
 	}
-	if err := spec.check(c, nil); err != nil {
+	if err := spec.check(c, nil, nil); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(spec)
@@ -466,7 +467,7 @@ func (k *assetKind) updateOne(c *call) (any, error) {
 			return nil, atrium.FieldErrorf("accessibility", "must be PRIVATE or PUBLIC")
 		}
 	}
-	if err := spec.check(c, old); err != nil {
+	if err := spec.check(c, a, old); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(spec)

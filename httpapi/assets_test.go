@@ -191,9 +191,14 @@ func TestDatasetLifecycle(t *testing.T) {
 	}
 	bad["sourceDatasetVersion"] = "v7"
 	af.fails(t, af.label, "POST", "/datasets", bad, 400, "sourceDatasetVersion")
-	if ld := af.ok(t, af.label, "POST", "/datasets", lab, 201); ld["sourceDatasetVersion"] != "v2" {
+	ld := af.ok(t, af.label, "POST", "/datasets", lab, 201)
+	if ld["sourceDatasetVersion"] != "v2" || ld["sourceType"] != "LABELING" {
 		t.Fatalf("labeling %v", ld)
 	}
+	if u := af.ok(t, af.label, "PUT", "/datasets/"+ld["datasetId"].(string), map[string]any{"description": "boxes"}, 200); u["description"] != "boxes" {
+		t.Fatalf("labeling update %v", u)
+	}
+	af.fails(t, af.label, "PUT", "/datasets/"+ld["datasetId"].(string), map[string]any{"sourceDatasetVersion": "v1"}, 400, "sourceDatasetId")
 
 	// Validation names the field.
 	for _, c := range []struct {
