@@ -13,6 +13,7 @@ type Store interface {
 	UsageService
 	AssetService
 	EventService
+	AlertService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -95,6 +95,10 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"AssetWorkspaceDelete", testAssetWorkspaceDelete},
 		{"AssetAudit", testAssetAudit},
 		{"Events", testEvents},
+
+		{"AlertRules", testAlertRules},
+		{"Deliveries", testDeliveries},
+		{"ClaimConcurrent", testClaimConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
