@@ -87,3 +87,19 @@ func findEvents(ctx context.Context, tx *txn, f atrium.EventFilter) ([]*atrium.E
 	}
 	return es, nil
 }
+
+// LastEventSeq returns the seq of the newest outbox event, 0 when empty:
+// how many events were ever written (seqs count from 1 and are never
+// reused), read cheaply for the atrium_events_total metric.
+func (db *DB) LastEventSeq(ctx context.Context) (int64, error) {
+	tx, err := db.begin(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.queryRow(ctx, "SELECT COALESCE(max(seq), 0) FROM events").Scan(&n); err != nil {
+		return 0, fmt.Errorf("last event seq: %w", err)
+	}
+	return n, nil
+}

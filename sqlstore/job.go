@@ -10,8 +10,9 @@ import (
 	"atrium"
 )
 
-// CreateJob inserts j with the status and history the caller set, and its
-// first event. It sets the id (when empty, by kind), Version 1, SubmittedAt
+// CreateJob inserts j with the status and history the caller set, its
+// first event, and its status event in the outbox (dlc.job.status.changed
+// or dsw.instance.status.changed, from ""). It sets the id (when empty, by kind), Version 1, SubmittedAt
 // and UpdatedAt (when zero). ENOTFOUND for an unknown workspace, EINVALID
 // (kind) for a kind other than DLC or DSW, ECONFLICT on a taken id.
 func (db *DB) CreateJob(ctx context.Context, j *atrium.Job) error {
@@ -52,7 +53,8 @@ func (db *DB) FindJobs(ctx context.Context, f atrium.JobFilter) ([]*atrium.Job, 
 // UpdateJob applies upd if the job is still at version, appending to its
 // status history on a status change, inserting upd.Events and writing the
 // usage ledger (closing the job's open allocations, then inserting
-// upd.OpenAllocations), and returns the job as written. ENOTFOUND if
+// upd.OpenAllocations), writing the outbox events of a status change
+// (status changed; timeout, preempted by reason), and returns the job as written. ENOTFOUND if
 // absent, ECONFLICT if its version moved on.
 func (db *DB) UpdateJob(ctx context.Context, id string, version int64, upd atrium.JobUpdate) (*atrium.Job, error) {
 	tx, err := db.begin(ctx, true)
@@ -152,6 +154,9 @@ func createJob(ctx context.Context, tx *txn, j *atrium.Job) error {
 		return atrium.Errorf(atrium.ECONFLICT, "job %q already exists", j.ID)
 	} else if err != nil {
 		return fmt.Errorf("insert job: %w", err)
+	}
+	if err := insertJobStatusEvents(ctx, tx, j, "", tx.now); err != nil {
+		return err
 	}
 	reason := j.ReasonCode
 	if reason == "" {
@@ -311,6 +316,7 @@ func updateJob(ctx context.Context, tx *txn, id string, version int64, upd atriu
 	if v := upd.ReasonMessage; v != nil {
 		j.ReasonMessage = *v
 	}
+	from, prevUpdated := j.Status, j.UpdatedAt
 	if v := upd.Status; v != nil && *v != j.Status {
 		j.Status = *v
 		j.StatusHistory = append(j.StatusHistory, atrium.StatusChange{
@@ -376,6 +382,12 @@ func updateJob(ctx context.Context, tx *txn, id string, version int64, upd atriu
 	}
 	if len(upd.OpenAllocations) > 0 || upd.CloseAllocations {
 		if err := writeAllocations(ctx, tx, j, upd.OpenAllocations, upd.CloseAllocations); err != nil {
+			return nil, err
+		}
+	}
+	// Last: on PostgreSQL the outbox lock is held from here to commit.
+	if j.Status != from {
+		if err := insertJobStatusEvents(ctx, tx, j, from, prevUpdated); err != nil {
 			return nil, err
 		}
 	}

@@ -169,6 +169,9 @@ func addMembers(ctx context.Context, tx *txn, workspaceID string, ms []atrium.Me
 		if err != nil {
 			return nil, err
 		}
+		if err := insertMemberEvent(ctx, tx, workspaceID, m, memberAdded, ""); err != nil {
+			return nil, err
+		}
 		out = append(out, m)
 	}
 	return out, nil
@@ -363,7 +366,7 @@ func deleteMember(ctx context.Context, tx *txn, workspaceID, memberID string) er
 	if _, err := tx.exec(ctx, "DELETE FROM members WHERE id = ?", memberID); err != nil {
 		return fmt.Errorf("delete member: %w", err)
 	}
-	return nil
+	return insertMemberEvent(ctx, tx, workspaceID, m, memberRemoved, "")
 }
 
 func addMemberRole(ctx context.Context, tx *txn, workspaceID, memberID, role string) (*atrium.Member, error) {
@@ -385,7 +388,7 @@ func addMemberRole(ctx context.Context, tx *txn, workspaceID, memberID, role str
 	}
 	m.Roles = append(m.Roles, role)
 	sortRoles(m.Roles)
-	return m, nil
+	return m, insertMemberEvent(ctx, tx, workspaceID, m, memberRoleAdded, role)
 }
 
 func removeMemberRole(ctx context.Context, tx *txn, workspaceID, memberID, role string) (*atrium.Member, error) {
@@ -414,5 +417,5 @@ func removeMemberRole(ctx context.Context, tx *txn, workspaceID, memberID, role 
 		return nil, fmt.Errorf("delete member role: %w", err)
 	}
 	m.Roles = slices.DeleteFunc(m.Roles, func(r string) bool { return r == role })
-	return m, nil
+	return m, insertMemberEvent(ctx, tx, workspaceID, m, memberRoleRemoved, role)
 }

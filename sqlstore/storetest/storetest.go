@@ -95,6 +95,8 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"AssetWorkspaceDelete", testAssetWorkspaceDelete},
 		{"AssetAudit", testAssetAudit},
 		{"Events", testEvents},
+		{"JobOutbox", testJobOutbox},
+		{"MemberOutbox", testMemberOutbox},
 
 		{"AlertRules", testAlertRules},
 		{"Deliveries", testDeliveries},
