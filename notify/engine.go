@@ -62,7 +62,10 @@ type Config struct {
 	// never match.
 	CompileCEL CompileFunc
 
-	Workers     int           // default 4
+	Workers int // default 4
+	// PerTarget caps the deliveries of one target in flight at once, so a
+	// slow receiver leaves workers for the others (default Workers-1, ≥ 1).
+	PerTarget   int
 	Lease       time.Duration // claim lease, default 30 s
 	Timeout     time.Duration // per attempt, default 10 s
 	MaxAttempts int           // default 20
@@ -95,6 +98,9 @@ func (c *Config) defaults() {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
+	}
+	if c.PerTarget <= 0 || c.PerTarget > c.Workers {
+		c.PerTarget = max(c.Workers-1, 1)
 	}
 	def(&c.Lease, 30*time.Second)
 	def(&c.Timeout, 10*time.Second)

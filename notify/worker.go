@@ -12,13 +12,121 @@ import (
 	"atrium"
 )
 
+// claimed is a delivery a worker holds, with its event decoded.
+type claimed struct {
+	d       *atrium.Delivery
+	ev      *atrium.Event
+	err     error // the payload does not decode
+	target  targetKey
+	subject string
+	at      time.Time // when claimed
+}
+
+// targetKey is one target of one rule.
+type targetKey struct {
+	rule  string
+	index int
+}
+
+// targetState is what a target has in flight and waiting.
+type targetState struct {
+	inflight map[string]time.Time // subject → attempt start
+	waiting  []*claimed
+}
+
+// scheduler decides which claimed delivery a worker sends: deliveries of
+// one target about one subject (e.g. one job's status changes) go one
+// after the other in queue order, so a receiver that stays up sees a job's
+// life in order; and one target has at most limit deliveries in flight, so
+// a slow receiver leaves workers for the others.
+type scheduler struct {
+	mu      sync.Mutex
+	limit   int
+	maxWait time.Duration // a waiting delivery older than this has a lease about to end
+	slow    time.Duration // a target with an attempt running longer is slow
+	now     func() time.Time
+	targets map[targetKey]*targetState
+}
+
+func (s *scheduler) state(k targetKey) *targetState {
+	t := s.targets[k]
+	if t == nil {
+		t = &targetState{inflight: map[string]time.Time{}}
+		s.targets[k] = t
+	}
+	return t
+}
+
+// Admission of a claimed delivery.
+const (
+	admitSend  = iota // send now
+	admitWait         // wait for a worker done with its target
+	admitDefer        // the target is slow: put back for later
+)
+
+// admit decides about c; admitSend marks it in flight.
+func (s *scheduler) admit(c *claimed) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.state(c.target)
+	_, busy := t.inflight[c.subject]
+	if !busy && len(t.inflight) < s.limit {
+		t.inflight[c.subject] = s.now()
+		return admitSend
+	}
+	now := s.now()
+	for _, started := range t.inflight {
+		if now.Sub(started) > s.slow {
+			if len(t.waiting) == 0 && len(t.inflight) == 0 {
+				delete(s.targets, c.target)
+			}
+			return admitDefer
+		}
+	}
+	t.waiting = append(t.waiting, c)
+	return admitWait
+}
+
+// done ends c and returns the next delivery of its target to send, if any.
+func (s *scheduler) done(c *claimed) *claimed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.state(c.target)
+	delete(t.inflight, c.subject)
+	now := s.now()
+	keep := t.waiting[:0]
+	var next *claimed
+	blocked := map[string]bool{} // subjects with an earlier delivery still waiting
+	for _, w := range t.waiting {
+		switch {
+		case now.Sub(w.at) >= s.maxWait:
+			// dropped: its lease ends soon and it is claimed again
+		case next == nil && t.inflight[w.subject].IsZero() && !blocked[w.subject] && len(t.inflight) < s.limit:
+			next = w
+			t.inflight[w.subject] = now
+		default:
+			blocked[w.subject] = true
+			keep = append(keep, w)
+		}
+	}
+	clear(t.waiting[len(keep):])
+	t.waiting = keep
+	if len(t.inflight) == 0 && len(t.waiting) == 0 {
+		delete(s.targets, c.target)
+	}
+	return next
+}
+
 // dispatchLoop claims due deliveries for the idle workers and hands them
 // over; each worker sends one delivery at a time, so a slow receiver holds
-// one worker for at most one attempt timeout and never the others.
+// a worker for at most one attempt timeout, and at most limit workers.
 func (e *Engine) dispatchLoop(ctx context.Context) {
-	jobs := make(chan *atrium.Delivery)
+	jobs := make(chan *claimed)
 	var idle atomic.Int64
 	freed := make(chan struct{}, e.cfg.Workers)
+	sch := &scheduler{limit: e.cfg.PerTarget, maxWait: e.cfg.Lease - e.cfg.Timeout - time.Second, now: e.cfg.Now,
+		slow:    min(time.Second, e.cfg.Timeout/2),
+		targets: map[targetKey]*targetState{}}
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Add(1)
@@ -29,9 +137,12 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case d := <-jobs:
+				case c := <-jobs:
 					idle.Add(-1)
-					e.attempt(ctx, d)
+					for c != nil && ctx.Err() == nil {
+						e.attempt(ctx, c)
+						c = sch.done(c)
+					}
 					select {
 					case freed <- struct{}{}:
 					default:
@@ -44,11 +155,13 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		n := int(idle.Load())
 		if n == 0 {
+			t := time.NewTimer(e.cfg.PollInterval)
 			select {
 			case <-ctx.Done():
-				return
 			case <-freed:
+			case <-t.C:
 			}
+			t.Stop()
 			continue
 		}
 		now := e.cfg.Now()
@@ -60,14 +173,31 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			sleep(ctx, time.Second)
 			continue
 		}
+		sent := 0
 		for _, d := range ds {
+			c := &claimed{d: d, at: now, target: targetKey{d.RuleID, d.TargetIndex}, subject: d.EventID}
+			c.ev, c.err = parsePayload(d.Payload)
+			if c.err == nil {
+				c.subject = c.ev.Source + "\x00" + c.ev.Subject
+			}
+			switch sch.admit(c) {
+			case admitWait:
+				continue
+			case admitDefer:
+				// Not an attempt: the same result again, due when the slow
+				// target's attempts have timed out.
+				e.release(ctx, d, now.Add(e.cfg.Timeout))
+				sent++
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return
-			case jobs <- d:
+			case jobs <- c:
+				sent++
 			}
 		}
-		if len(ds) == n {
+		if len(ds) == n && sent > 0 {
 			continue // maybe more are due
 		}
 		t := time.NewTimer(e.cfg.PollInterval)
@@ -75,9 +205,8 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case <-ctx.Done():
 		case <-e.wake:
 		case <-freed:
-			// a worker came free: only worth a claim when more was due
 			if len(ds) > 0 {
-				break
+				break // more may be due
 			}
 			select {
 			case <-ctx.Done():
@@ -87,6 +216,15 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// release puts a claimed delivery back unsent, due at next.
+func (e *Engine) release(ctx context.Context, d *atrium.Delivery, next time.Time) {
+	err := e.cfg.Store.FinishDelivery(ctx, d.ID, atrium.DeliveryResult{Status: atrium.DeliveryPending, Next: next,
+		Error: d.LastError, ResponseCode: d.ResponseCode, LatencyMs: d.LatencyMs})
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("put back delivery", "delivery", d.ID, "err", err)
 	}
 }
 
@@ -105,12 +243,12 @@ func permanent(format string, args ...any) outcome {
 }
 
 // attempt sends one claimed delivery and records the result.
-func (e *Engine) attempt(ctx context.Context, d *atrium.Delivery) {
+func (e *Engine) attempt(ctx context.Context, c *claimed) {
+	d, ev := c.d, c.ev
 	start := e.cfg.Now()
-	ev, err := parsePayload(d.Payload)
 	var out outcome
-	if err != nil {
-		out = permanent("bad payload: %v", err)
+	if c.err != nil {
+		out = permanent("bad payload: %v", c.err)
 	} else {
 		out = e.send(ctx, d, ev)
 	}
@@ -201,7 +339,7 @@ func (e *Engine) result(d *atrium.Delivery, out outcome, now time.Time) atrium.D
 	}
 	delay := Backoff(attempts, e.cfg.BackoffBase, e.cfg.BackoffCap)
 	if out.RetryAfter > 0 {
-		delay = min(out.RetryAfter, e.cfg.BackoffCap)
+		delay = out.RetryAfter // bounded by MaxAge below
 	}
 	res.Next = now.Add(delay)
 	if !d.CreatedAt.IsZero() && res.Next.Sub(d.CreatedAt) > e.cfg.MaxAge {
