@@ -22,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Run reproducible in-process benchmarks",
 		Long:  "Benchmarks run inside this process on synthetic input; they need no server and no database.",
 	}
-	cmd.AddCommand(newBenchSchedulerCmd())
+	cmd.AddCommand(newBenchSchedulerCmd(), newBenchEventsCmd())
 	return cmd
 }
 

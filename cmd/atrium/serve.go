@@ -28,6 +28,7 @@ type serveConfig struct {
 	databaseURL   string
 	logFormat     string
 	logLevel      string
+	notify        notifyConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -53,6 +54,7 @@ ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
 	f.StringVar(&cfg.localCapacity, "local-capacity", envOr("ATRIUM_LOCAL_CAPACITY", ""),
 		"override what this host offers to the local executor, e.g. cpu=8,memory=32Gi,gpu=4,gpuType=T4 (env ATRIUM_LOCAL_CAPACITY)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
+	addNotifyFlags(f, &cfg.notify)
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	return cmd
 }
@@ -112,6 +114,11 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box
+	alerts, err := startNotify(ctx, db, box, api.Registry(), cfg.notify, logger)
+	if err != nil {
+		return err
+	}
+	defer alerts.Stop()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
