@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"atrium"
@@ -117,28 +116,28 @@ func (s *scheduler) done(c *claimed) *claimed {
 	return next
 }
 
-// dispatchLoop claims due deliveries for the idle workers and hands them
-// over; each worker sends one delivery at a time, so a slow receiver holds
-// a worker for at most one attempt timeout, and at most limit workers.
+// dispatchLoop claims due deliveries a few at a time (up to twice the
+// workers, so claims are batched) and hands them to the workers; each
+// worker sends one delivery at a time, so a slow receiver holds a worker
+// for at most one attempt timeout, and at most PerTarget workers.
 func (e *Engine) dispatchLoop(ctx context.Context) {
 	jobs := make(chan *claimed)
-	var idle atomic.Int64
-	freed := make(chan struct{}, e.cfg.Workers)
-	sch := &scheduler{limit: e.cfg.PerTarget, maxWait: e.cfg.Lease - e.cfg.Timeout - time.Second, now: e.cfg.Now,
-		slow:    min(time.Second, e.cfg.Timeout/2),
-		targets: map[targetKey]*targetState{}}
+	freed := make(chan struct{}, 1)
+	// A claimed delivery not sent within maxWait is left to be claimed
+	// again: it could not be sent before its lease ends.
+	maxWait := max(e.cfg.Lease-e.cfg.Timeout-time.Second, e.cfg.Lease/2)
+	sch := &scheduler{limit: e.cfg.PerTarget, maxWait: maxWait, now: e.cfg.Now,
+		slow: min(time.Second, e.cfg.Timeout/2), targets: map[targetKey]*targetState{}}
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				idle.Add(1)
 				select {
 				case <-ctx.Done():
 					return
 				case c := <-jobs:
-					idle.Add(-1)
 					for c != nil && ctx.Err() == nil {
 						e.attempt(ctx, c)
 						c = sch.done(c)
@@ -152,68 +151,70 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		}()
 	}
 	defer wg.Wait()
+	var ready []*claimed // admitted, not yet taken by a worker
+	batch := 2 * e.cfg.Workers
 	for ctx.Err() == nil {
-		n := int(idle.Load())
-		if n == 0 {
-			t := time.NewTimer(e.cfg.PollInterval)
+		more := false
+		if len(ready) < e.cfg.Workers {
+			now := e.cfg.Now()
+			n := batch - len(ready)
+			ds, err := e.cfg.Store.ClaimDeliveries(ctx, n, now, now.Add(e.cfg.Lease))
+			if err != nil {
+				if ctx.Err() == nil {
+					e.log.Warn("claim deliveries", "err", err)
+				}
+				sleep(ctx, time.Second)
+				continue
+			}
+			more = len(ds) == n
+			for _, d := range ds {
+				c := &claimed{d: d, at: now, target: targetKey{d.RuleID, d.TargetIndex}, subject: d.EventID}
+				c.ev, c.err = parsePayload(d.Payload)
+				if c.err == nil {
+					c.subject = c.ev.Source + "\x00" + c.ev.Subject
+				}
+				switch sch.admit(c) {
+				case admitSend:
+					ready = append(ready, c)
+				case admitDefer:
+					// Not sent: due again when the slow target's attempts
+					// have timed out.
+					e.release(ctx, d, now.Add(e.cfg.Timeout))
+				}
+			}
+		}
+		// Hand out what is ready; wait for a worker, new work or the poll.
+		t := time.NewTimer(e.cfg.PollInterval)
+		for ctx.Err() == nil {
+			var out chan *claimed
+			var head *claimed
+			if len(ready) > 0 {
+				head = ready[0]
+				if e.cfg.Now().Sub(head.at) >= maxWait {
+					// Its lease is about to end: leave it to a new claim.
+					ready = ready[1:]
+					if next := sch.done(head); next != nil {
+						ready = append(ready, next)
+					}
+					continue
+				}
+				out = jobs
+			} else if more {
+				break
+			}
 			select {
+			case out <- head:
+				ready = ready[1:]
+				if len(ready) < e.cfg.Workers && more {
+					break
+				}
+				continue
 			case <-ctx.Done():
+			case <-e.wake:
 			case <-freed:
 			case <-t.C:
 			}
-			t.Stop()
-			continue
-		}
-		now := e.cfg.Now()
-		ds, err := e.cfg.Store.ClaimDeliveries(ctx, n, now, now.Add(e.cfg.Lease))
-		if err != nil {
-			if ctx.Err() == nil {
-				e.log.Warn("claim deliveries", "err", err)
-			}
-			sleep(ctx, time.Second)
-			continue
-		}
-		sent := 0
-		for _, d := range ds {
-			c := &claimed{d: d, at: now, target: targetKey{d.RuleID, d.TargetIndex}, subject: d.EventID}
-			c.ev, c.err = parsePayload(d.Payload)
-			if c.err == nil {
-				c.subject = c.ev.Source + "\x00" + c.ev.Subject
-			}
-			switch sch.admit(c) {
-			case admitWait:
-				continue
-			case admitDefer:
-				// Not an attempt: the same result again, due when the slow
-				// target's attempts have timed out.
-				e.release(ctx, d, now.Add(e.cfg.Timeout))
-				sent++
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case jobs <- c:
-				sent++
-			}
-		}
-		if len(ds) == n && sent > 0 {
-			continue // maybe more are due
-		}
-		t := time.NewTimer(e.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-		case <-e.wake:
-		case <-freed:
-			if len(ds) > 0 {
-				break // more may be due
-			}
-			select {
-			case <-ctx.Done():
-			case <-e.wake:
-			case <-t.C:
-			}
-		case <-t.C:
+			break
 		}
 		t.Stop()
 	}
