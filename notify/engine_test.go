@@ -2,13 +2,17 @@ package notify
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	"net/mail"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -603,5 +607,95 @@ func TestQueueOrderHelper(t *testing.T) {
 	// be a second "a"… it is, but c1 comes first in line); c1 → a3; b1 alone.
 	if fmt.Sprint(order) != "[1 2 4 5 3]" || len(s.targets) != 0 {
 		t.Errorf("order %v, state %v", order, s.targets)
+	}
+}
+
+// TestModelApproval (acceptance 5): approving a model version produces
+// exactly one model.version.approval.changed delivery.
+func TestModelApproval(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, "")
+	rule := f.rule(t, &atrium.AlertRule{EventTypes: []string{atrium.EventModelApprovalChanged}}, "", r.URL())
+	f.engine(t, nil)
+	m := &atrium.Asset{WorkspaceID: f.ws.ID, Kind: atrium.AssetModel, Name: "resnet", Owner: f.alice.ID,
+		Accessibility: atrium.AccessPrivate, Spec: json.RawMessage(`{}`)}
+	if err := f.db.CreateAsset(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateAssetVersion(ctx, &atrium.AssetVersion{AssetID: m.ID, Name: "1.0.0", ApprovalStatus: atrium.ApprovalPending}); err != nil {
+		t.Fatal(err)
+	}
+	approved, pending := atrium.ApprovalApproved, atrium.ApprovalPending
+	_, err := f.db.UpdateAssetVersion(ctx, m.ID, "1.0.0", atrium.AssetVersionUpdate{ApprovalStatus: &approved, FromApproval: &pending,
+		Event: &atrium.Event{Type: atrium.EventModelApprovalChanged, Source: "/workspaces/" + f.ws.ID + "/models/" + m.ID, Subject: "1.0.0",
+			Data: json.RawMessage(`{"from":"Pending","to":"Approved","name":"resnet"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.job(t, f.ws, "unrelated", f.alice.ID) // another type: not delivered
+	r.waitFor(t, 5*time.Second, "the approval", func() bool { return len(r.seen) == 1 })
+	time.Sleep(200 * time.Millisecond)
+	ds, err := f.db.FindDeliveries(ctx, rule.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(ds) != 1 || ds[0].EventType != atrium.EventModelApprovalChanged || ds[0].Status != atrium.DeliveryDelivered || len(r.order) != 1 || r.order[0].To != "Approved" {
+		t.Fatalf("deliveries %+v, received %+v", ds, r.order)
+	}
+}
+
+// TestThrottle: a rule with a throttle window delivers the first match of
+// a resource and drops the next ones within the window; other resources
+// are throttled apart.
+func TestThrottle(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, "")
+	f.rule(t, &atrium.AlertRule{Throttle: atrium.Duration(time.Hour)}, "", r.URL())
+	f.engine(t, nil)
+	a := f.job(t, f.ws, "a", f.alice.ID)
+	f.setStatus(t, a, atrium.JobRunning)
+	f.setStatus(t, a, atrium.JobSucceeded)
+	f.job(t, f.ws, "b", f.alice.ID)
+	r.waitFor(t, 5*time.Second, "two", func() bool { return len(r.seen) == 2 })
+	time.Sleep(300 * time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) != 2 || r.order[0].To != atrium.JobQueuing {
+		t.Fatalf("received %+v", r.order)
+	}
+}
+
+// TestEmailThroughEngine (acceptance 4, end to end): a rule with an email
+// target sends the job's change to the in-test SMTP server over STARTTLS.
+func TestEmailThroughEngine(t *testing.T) {
+	f := newFixture(t)
+	srv := newSMTPServer(t)
+	rule := &atrium.AlertRule{ID: atrium.NewID(atrium.PrefixRule), WorkspaceID: f.ws.ID, Name: "mail", Owner: f.alice.ID,
+		EventTypes: []string{atrium.EventJobStatusChanged}, Scope: atrium.ScopeAll, Enabled: true,
+		Filter:  atrium.AlertFilter{Statuses: []string{atrium.JobSucceeded}},
+		Targets: []atrium.AlertTarget{{Type: atrium.TargetEmail, To: []string{"bob@example.com"}}}}
+	if err := f.db.CreateAlertRule(ctx, rule); err != nil {
+		t.Fatal(err)
+	}
+	f.engine(t, func(c *Config) {
+		c.SMTP = SMTPConfig{Addr: srv.ln.Addr().String(), From: "atrium@example.com", TLS: &tls.Config{RootCAs: srv.pool}, RequireTLS: true}
+	})
+	j := f.job(t, f.ws, "mnist", f.alice.ID)
+	f.setStatus(t, j, atrium.JobRunning)
+	f.setStatus(t, j, atrium.JobSucceeded)
+	select {
+	case m := <-srv.got:
+		msg, err := mail.ReadMessage(strings.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		if want := "[Atrium] dlc.job.status.changed: mnist Running → Succeeded"; !m.TLS || subj != want || m.To[0] != "bob@example.com" {
+			t.Errorf("message over TLS %v to %v, subject %q, want %q", m.TLS, m.To, subj, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no email")
 	}
 }
