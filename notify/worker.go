@@ -295,6 +295,9 @@ func (e *Engine) send(ctx context.Context, d *atrium.Delivery, ev *atrium.Event)
 	} else if err != nil {
 		return outcome{Err: err}
 	}
+	if !r.Enabled && !d.Test {
+		return permanent("rule %s is disabled", d.RuleID)
+	}
 	if d.TargetIndex < 0 || d.TargetIndex >= len(r.Targets) {
 		return permanent("rule %s has no target %d", d.RuleID, d.TargetIndex)
 	}
