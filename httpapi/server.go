@@ -65,6 +65,7 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 	s.registry.MustRegister(s.requests, s.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	s.registerEventMetrics()
 	s.routes = s.apiRoutes()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
@@ -157,6 +158,7 @@ type call struct {
 	authorized bool   // some authorize call ran
 	denied     bool   // the error came from the authorizer
 	loginName  string // the name a password sign-in claimed, for the log
+	streamed   bool   // the handler wrote the response itself (an event stream)
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -252,7 +254,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 		}
 		s.logOutcome(c, nil)
 		switch {
-		case rt.stream:
+		case rt.stream, c.streamed:
 		case rt.status == http.StatusNoContent:
 			sw.WriteHeader(http.StatusNoContent)
 		default:

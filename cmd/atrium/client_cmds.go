@@ -14,6 +14,7 @@ func addClientCommands(root *cobra.Command) {
 		newResourceGroupCmd(c), newQuotaCmd(c), newJobCmd(c), newDSWCmd(c), newUsageCmd(c),
 		newDatasetCmd(c), newModelCmd(c), newImageCmd(c), newCodeSourceCmd(c), newAlgorithmCmd(c),
 		newAlertRuleCmd(c),
+		newEventsCmd(c),
 	)
 	// Shell completion: cobra's built-in 'atrium completion bash|zsh|fish|powershell'.
 	root.CompletionOptions.DisableDefaultCmd = false
