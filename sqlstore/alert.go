@@ -467,3 +467,18 @@ func isForeignKeyViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23503"
 }
+
+// CountPendingDeliveries counts deliveries still to be sent (the queue
+// depth the delivery engine reports).
+func (db *DB) CountPendingDeliveries(ctx context.Context) (int, error) {
+	tx, err := db.begin(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	n, err := tx.count(ctx, "SELECT count(*) FROM deliveries WHERE status = ?", atrium.DeliveryPending)
+	if err != nil {
+		return 0, fmt.Errorf("count pending deliveries: %w", err)
+	}
+	return n, nil
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -197,6 +198,13 @@ func testDeliveries(t *testing.T, s atrium.Store) {
 		t.Fatalf("after a failed enqueue: cursor %d, %d deliveries", seq, len(ds))
 	}
 	wantEqual(t, "deliveries newest first", deliveryIDs(ds), []int64{d3.ID, test2.ID, test.ID, d2.ID, d1.ID})
+	if pc, ok := s.(interface {
+		CountPendingDeliveries(context.Context) (int, error)
+	}); ok {
+		n, err := pc.CountPendingDeliveries(ctx)
+		wantNoErr(t, err)
+		wantEqual(t, "pending deliveries", n, 5)
+	}
 	if !ds[2].Test || ds[4].Test {
 		t.Fatalf("test flags = %s", dump(ds))
 	}
