@@ -178,13 +178,7 @@ func (s *session) waitDSW(ws, id string) (*atrium.Job, error) {
 var dswStatusNames = []string{atrium.JobQueuing, atrium.JobEnvPreparing, atrium.JobRunning, atrium.JobStopping, atrium.JobStopped, atrium.JobFailed}
 
 func newDSWListCmd(c *cli) *cobra.Command {
-	var (
-		statuses       []string
-		creator, quota string
-		allPages       bool
-		pageSize       int
-		pageToken      string
-	)
+	var lf jobListFlags
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -195,55 +189,12 @@ Operators and Admins see all — newest first.`,
   atrium dsw list --status Running --creator me -o json`,
 		Args: cobra.NoArgs,
 		RunE: c.run(func(s *session, args []string) error {
-			var opt httpapi.ListDSWOptions
-			for _, st := range statuses {
-				for _, one := range strings.Split(st, ",") {
-					if one = strings.TrimSpace(one); one == "" {
-						continue
-					}
-					cs, err := canonical("--status", one, dswStatusNames)
-					if err != nil {
-						return err
-					}
-					opt.Status = append(opt.Status, cs)
-				}
-			}
-			opt.QuotaID = quotaRef(quota)
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			if creator != "" {
-				if opt.Creator, err = s.userID(creator); err != nil {
-					return err
-				}
-			}
-			size := pageSize
-			if allPages {
-				size = 0
-			}
-			l, err := collect(size, pageToken, func(p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) {
-				opt.PageOptions = p
-				return s.client.ListDSW(s.ctx, ws, opt)
+			return lf.list(s, dswStatusNames, dswTable, func(ws string, q jobQuery, p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) {
+				return s.client.ListDSW(s.ctx, ws, httpapi.ListDSWOptions{Status: q.status, Creator: q.creator, QuotaID: q.quota, PageOptions: p})
 			})
-			if err != nil {
-				return err
-			}
-			if err := s.print(l, func(w io.Writer) { dswTable(w, l.Items, time.Now()) }); err != nil {
-				return err
-			}
-			s.moreHint(l.NextPageToken)
-			return nil
 		}),
 	}
-	f := cmd.Flags()
-	f.StringSliceVar(&statuses, "status", nil, "only instances in these statuses (comma-separated)")
-	f.StringVar(&creator, "creator", "", "only instances of this user: me, a user id (u-…) or, for a ResourceAdmin, a user name")
-	f.StringVar(&quota, "quota", "", "only instances in this quota (id or name)")
-	f.BoolVar(&allPages, "all-pages", false, "fetch every page")
-	f.IntVar(&pageSize, "page-size", 50, "instances per page (1–500)")
-	f.StringVar(&pageToken, "page-token", "", "continue a paged listing")
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(dswStatusNames, cobra.ShellCompDirectiveNoFileComp))
+	lf.register(cmd, "instances", "Running,Stopped,…", dswStatusNames)
 	return cmd
 }
 

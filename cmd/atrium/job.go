@@ -243,13 +243,8 @@ func quotaRef(s string) string {
 
 func newJobListCmd(c *cli) *cobra.Command {
 	var (
-		statuses  []string
-		creator   string
-		jobType   string
-		quota     string
-		allPages  bool
-		pageSize  int
-		pageToken string
+		lf      jobListFlags
+		jobType string
 	)
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -267,18 +262,6 @@ place in the quota's queue, e.g. "#2 QuotaExhausted".`,
 		Args: cobra.NoArgs,
 		RunE: c.run(func(s *session, args []string) error {
 			var opt httpapi.ListJobsOptions
-			for _, st := range statuses {
-				for _, one := range strings.Split(st, ",") {
-					if one = strings.TrimSpace(one); one == "" {
-						continue
-					}
-					cs, err := canonical("--status", one, jobStatusNames)
-					if err != nil {
-						return err
-					}
-					opt.Status = append(opt.Status, cs)
-				}
-			}
 			if jobType != "" {
 				t, err := canonical("--type", jobType, atrium.JobTypes())
 				if err != nil {
@@ -286,45 +269,83 @@ place in the quota's queue, e.g. "#2 QuotaExhausted".`,
 				}
 				opt.JobType = t
 			}
-			opt.QuotaID = quotaRef(quota)
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			if creator != "" {
-				if opt.Creator, err = s.userID(creator); err != nil {
-					return err
-				}
-			}
-			size := pageSize
-			if allPages {
-				size = 0
-			}
-			l, err := collect(size, pageToken, func(p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) {
-				opt.PageOptions = p
+			return lf.list(s, jobStatusNames, jobTable, func(ws string, q jobQuery, p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) {
+				opt.Status, opt.Creator, opt.QuotaID, opt.PageOptions = q.status, q.creator, q.quota, p
 				return s.client.ListJobs(s.ctx, ws, opt)
 			})
+		}),
+	}
+	lf.register(cmd, "jobs", "Queuing,Running,…", jobStatusNames)
+	cmd.Flags().StringVar(&jobType, "type", "", "only jobs of this type: "+strings.Join(atrium.JobTypes(), ", "))
+	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(atrium.JobTypes(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// jobListFlags are the filters and paging flags job and DSW lists share.
+type jobListFlags struct {
+	statuses       []string
+	creator, quota string
+	allPages       bool
+	pageSize       int
+	pageToken      string
+}
+
+// jobQuery is the resolved filter of a list call.
+type jobQuery struct {
+	status         []string
+	creator, quota string
+}
+
+func (lf *jobListFlags) register(cmd *cobra.Command, noun, example string, statuses []string) {
+	f := cmd.Flags()
+	f.StringSliceVar(&lf.statuses, "status", nil, "only "+noun+" in these statuses (comma-separated: "+example+")")
+	f.StringVar(&lf.creator, "creator", "", "only "+noun+" of this user: me, a user id (u-…) or, for a ResourceAdmin, a user name")
+	f.StringVar(&lf.quota, "quota", "", "only "+noun+" in this quota (id or name)")
+	f.BoolVar(&lf.allPages, "all-pages", false, "fetch every page")
+	f.IntVar(&lf.pageSize, "page-size", 50, noun+" per page (1–500)")
+	f.StringVar(&lf.pageToken, "page-token", "", "continue a paged listing")
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(statuses, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// list resolves the flags, fetches the page(s) and prints them.
+func (lf *jobListFlags) list(s *session, statusNames []string, table func(io.Writer, []*atrium.Job, time.Time),
+	fetch func(ws string, q jobQuery, p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error)) error {
+	var q jobQuery
+	for _, st := range lf.statuses {
+		for _, one := range strings.Split(st, ",") {
+			if one = strings.TrimSpace(one); one == "" {
+				continue
+			}
+			cs, err := canonical("--status", one, statusNames)
 			if err != nil {
 				return err
 			}
-			if err := s.print(l, func(w io.Writer) { jobTable(w, l.Items, time.Now()) }); err != nil {
-				return err
-			}
-			s.moreHint(l.NextPageToken)
-			return nil
-		}),
+			q.status = append(q.status, cs)
+		}
 	}
-	f := cmd.Flags()
-	f.StringSliceVar(&statuses, "status", nil, "only jobs in these statuses (comma-separated: Queuing,Running,…)")
-	f.StringVar(&creator, "creator", "", "only jobs of this user: me, a user id (u-…) or, for a ResourceAdmin, a user name")
-	f.StringVar(&jobType, "type", "", "only jobs of this type: "+strings.Join(atrium.JobTypes(), ", "))
-	f.StringVar(&quota, "quota", "", "only jobs in this quota (id or name)")
-	f.BoolVar(&allPages, "all-pages", false, "fetch every page")
-	f.IntVar(&pageSize, "page-size", 50, "jobs per page (1–500)")
-	f.StringVar(&pageToken, "page-token", "", "continue a paged listing")
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(jobStatusNames, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(atrium.JobTypes(), cobra.ShellCompDirectiveNoFileComp))
-	return cmd
+	q.quota = quotaRef(lf.quota)
+	ws, err := s.workspaceID()
+	if err != nil {
+		return err
+	}
+	if lf.creator != "" {
+		if q.creator, err = s.userID(lf.creator); err != nil {
+			return err
+		}
+	}
+	size := lf.pageSize
+	if lf.allPages {
+		size = 0
+	}
+	l, err := collect(size, lf.pageToken, func(p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) { return fetch(ws, q, p) })
+	if err != nil {
+		return err
+	}
+	if err := s.print(l, func(w io.Writer) { table(w, l.Items, time.Now()) }); err != nil {
+		return err
+	}
+	s.moreHint(l.NextPageToken)
+	return nil
 }
 
 // userID resolves "me", a user id or (for a ResourceAdmin) a user name to
