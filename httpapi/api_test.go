@@ -355,6 +355,13 @@ func TestOpenAPIAndMetrics(t *testing.T) {
 	if r := f.do(t, "", "GET", "/healthz", nil); r.status != 200 {
 		t.Errorf("healthz %d", r.status)
 	}
+	if r := f.do(t, "", "GET", "/", nil); r.status != 200 || !strings.Contains(string(r.body), "/api/v1/openapi.json") ||
+		!strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("home page: %d %.200s", r.status, r.body)
+	}
+	if r := f.do(t, "", "GET", "/nothing", nil); r.status != 404 {
+		t.Errorf("unknown page: %d", r.status)
+	}
 	if r := f.do(t, "", "GET", "/api/v1/nothing", nil); r.status != 404 || r.problem(t).Code != atrium.ENOTFOUND {
 		t.Errorf("unknown route %d %s", r.status, r.body)
 	}
