@@ -13,11 +13,16 @@ const (
 	AssetImage      = "image"
 	AssetCodeSource = "codeSource"
 	AssetAlgorithm  = "algorithm"
+	// AssetConnection is a warehouse connection of SQL jobs (conn-…): its
+	// Spec holds the PostgreSQL URL without password, its Secret the sealed
+	// password (aad = the connection id).
+	AssetConnection = "connection"
 )
 
 // AssetPrefix is the id prefix of each asset kind.
 var AssetPrefix = map[string]string{
 	AssetDataset: "d-", AssetModel: "model-", AssetImage: "image-", AssetCodeSource: "code-", AssetAlgorithm: "algo-",
+	AssetConnection: "conn-",
 }
 
 // Asset is any of the workspace's AI assets. The fields every kind shares

@@ -11,6 +11,7 @@ import (
 const (
 	PrefixDLCJob = "dlc-"
 	PrefixDSW    = "dsw-"
+	PrefixSQLJob = "sql-"
 )
 
 // Job statuses (SPEC §4). Creating → Queuing → EnvPreparing → Running →
@@ -200,7 +201,10 @@ type JobUpdate struct {
 	StartedAt       **time.Time
 	FinishedAt      **time.Time
 	LastActiveAt    *time.Time // set only; never cleared
-	Events          []JobEvent
+	// Spec replaces the spec; only the SQL runner uses it, to record a SQL
+	// job's result (Spec.SQL.Result).
+	Spec   *JobSpec
+	Events []JobEvent
 	// OpenAllocations are inserted (JobID, WorkspaceID filled from the job
 	// when empty); CloseAllocations ends every open allocation of the job at
 	// the update's time. Both in the update's transaction.

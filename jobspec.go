@@ -42,6 +42,8 @@ type JobSpec struct {
 	// IdleTimeout stops a DSW instance nobody used (through its proxy) for
 	// that long; 0 never. DSW instances only.
 	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+	// SQL is what a SQL job (Kind SQL) runs, and its result once it ended.
+	SQL *SQLJobSpec `json:"sql,omitempty"`
 }
 
 // RoleSpec is one jobSpecs entry: pods of one role.

@@ -81,6 +81,9 @@ func Load(ctx context.Context, st Store, now time.Time, policy scheduler.Policy)
 		return nil, err
 	}
 	for _, j := range jobs {
+		if j.Kind == atrium.KindSQL {
+			continue // SQL jobs take no cluster capacity; package sqlrunner runs them
+		}
 		w, err := Workload(j)
 		if err != nil {
 			return nil, fmt.Errorf("job %s: %w", j.ID, err)

@@ -297,6 +297,9 @@ func (k jobKind) stopOne(c *call) (any, error) {
 		if err == nil && c.s.Jobs != nil {
 			c.s.Jobs.Wake()
 		}
+		if err == nil && k.kind == atrium.KindSQL && c.s.SQL != nil {
+			c.s.SQL.Wake()
+		}
 		return j2, err
 	}
 	return nil, atrium.Errorf(atrium.EUNAVAILABLE, "%s %s is changing too fast; try again", k.noun, j.ID)

@@ -198,7 +198,7 @@ func platform(ok int) func(*subject) int {
 func anyone(ok int) func(*subject) int { return func(*subject) int { return ok } }
 
 func matrixCases() []matrixCase {
-	return append(append(append(append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...), assetMatrixCases()...), eventMatrixCases()...), alertMatrixCases()...)
+	return append(append(append(append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...), assetMatrixCases()...), eventMatrixCases()...), append(alertMatrixCases(), sqlMatrixCases()...)...)
 }
 
 func baseMatrixCases() []matrixCase {

@@ -37,6 +37,9 @@ type Server struct {
 	// Secrets seals write-only secrets (code-source tokens) before they are
 	// stored; handlers that take secrets refuse them when it is nil.
 	Secrets *secret.Box
+	// SQL wakes the SQL runner when a SQL job is submitted or stopped; nil
+	// in tests without one (jobs then wait for its next poll).
+	SQL interface{ Wake() }
 
 	routes   []*route
 	mux      *http.ServeMux

@@ -240,7 +240,7 @@ func checkAssetName(ctx context.Context, tx *txn, workspaceID, kind, name, id st
 }
 
 func assetKinds() string {
-	return strings.Join([]string{atrium.AssetDataset, atrium.AssetModel, atrium.AssetImage, atrium.AssetCodeSource, atrium.AssetAlgorithm}, ", ")
+	return strings.Join([]string{atrium.AssetDataset, atrium.AssetModel, atrium.AssetImage, atrium.AssetCodeSource, atrium.AssetAlgorithm, atrium.AssetConnection}, ", ")
 }
 
 func checkAccessibility(s string) error {

@@ -117,8 +117,10 @@ func createJob(ctx context.Context, tx *txn, j *atrium.Job) error {
 		prefix = atrium.PrefixDLCJob
 	case atrium.KindDSW:
 		prefix = atrium.PrefixDSW
+	case atrium.KindSQL:
+		prefix = atrium.PrefixSQLJob
 	default:
-		return atrium.FieldErrorf("kind", "must be %s or %s", atrium.KindDLC, atrium.KindDSW)
+		return atrium.FieldErrorf("kind", "must be %s, %s or %s", atrium.KindDLC, atrium.KindDSW, atrium.KindSQL)
 	}
 	// Locking the workspace keeps it from being deleted before the job lands.
 	if _, err := lockWorkspace(ctx, tx, j.WorkspaceID); err != nil {
@@ -300,6 +302,9 @@ func updateJob(ctx context.Context, tx *txn, id string, version int64, upd atriu
 	}
 	if j.Version != version {
 		return nil, jobConflict(id)
+	}
+	if v := upd.Spec; v != nil {
+		j.Spec = *v
 	}
 	if v := upd.Priority; v != nil {
 		j.Priority = *v

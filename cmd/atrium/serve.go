@@ -18,6 +18,7 @@ import (
 	"atrium/hostcap"
 	"atrium/httpapi"
 	"atrium/secret"
+	"atrium/sqlrunner"
 	"atrium/sqlstore"
 )
 
@@ -114,6 +115,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box
+	// SQL jobs run in package sqlrunner; it stops (cancelling running
+	// queries) before the database closes.
+	sqlRun := sqlrunner.New(db, box, logger)
+	sqlCtx, sqlStop := context.WithCancel(ctx)
+	sqlDone := make(chan struct{})
+	go func() { defer close(sqlDone); sqlRun.Run(sqlCtx) }()
+	defer func() { sqlStop(); <-sqlDone }()
+	api.SQL = sqlRun
 	alerts, err := startNotify(ctx, db, box, api.Registry(), cfg.notify, logger)
 	if err != nil {
 		return err

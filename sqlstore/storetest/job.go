@@ -156,7 +156,7 @@ func testJobs(t *testing.T, s atrium.Store) {
 	wantCode(t, s.CreateJob(ctx, dup), atrium.ECONFLICT)
 	wantCode(t, s.CreateJob(ctx, newJob(&atrium.Workspace{ID: "ws-nosuch"}, alice.ID, at)), atrium.ENOTFOUND)
 	bad := newJob(w, alice.ID, at)
-	bad.Kind = "SQL"
+	bad.Kind = "Notebook"
 	wantField(t, s.CreateJob(ctx, bad), "kind")
 	_, err := s.FindJobByID(ctx, "dlc-nosuch")
 	wantCode(t, err, atrium.ENOTFOUND)
