@@ -196,6 +196,9 @@ func (s *JobSpec) Normalize() error { return s.NormalizeFor(KindDLC) }
 // types, DSW instances only jobType DSW with one Instance pod (built by
 // DSWSpec.JobSpec).
 func (s *JobSpec) NormalizeFor(kind string) error {
+	if s.SQL != nil {
+		return FieldErrorf("sql", "only SQL jobs run SQL (submit them with POST …/sql-jobs)")
+	}
 	roles, ok := jobRoles[s.JobType]
 	dsw := kind == KindDSW
 	switch {

@@ -102,3 +102,13 @@ func TestCheckPolicy(t *testing.T) {
 		t.Fatalf("runtime cap: %v", err)
 	}
 }
+
+func TestNormalizeRefusesSQL(t *testing.T) {
+	s, err := atrium.ParseJobSpec([]byte("jobType: CustomJob\ncommand: 'true'\nsql: {connectionId: conn-x, sql: 'select 1'}\njobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 1, memory: 1Gi}}]\n"))
+	if err == nil {
+		err = s.NormalizeFor(atrium.KindDLC)
+	}
+	if e := atrium.AsError(err); e == nil || e.Field != "sql" {
+		t.Fatalf("a DLC spec with sql: %v, want an error naming sql", err)
+	}
+}

@@ -163,6 +163,9 @@ var jobIDRE = regexp.MustCompile(`dlc-[a-z0-9]+`)
 
 const example = "../../examples/jobs/"
 
+// sqlExamples holds the SQL job examples (TestSQLCLI runs one).
+const sqlExamples = "../../examples/sql/"
+
 // gpuHog takes the quota's four GPUs until stopped.
 const gpuHog = `displayName: hog
 jobType: CustomJob

@@ -94,6 +94,13 @@ func TestSQLCLI(t *testing.T) {
 	contains(t, e.fails("", "sql", "stop", id), "already ended")
 	contains(t, e.fails("", "sql", "run", "-f", file), "--connection")
 
+	// The shipped example creates a table and returns a preview.
+	out = e.ok("sql", "run", "--connection", conn, "-f", sqlExamples+"create-and-select.sql", "--wait")
+	contains(t, out, "Succeeded", "alpha", "gamma")
+	if out, errOut, err := e.run("DROP TABLE atrium_example", "sql", "run", "--connection", conn, "-f", "-", "--wait"); err != nil {
+		t.Fatalf("sql run -f -: %v\n%s%s", err, out, errOut)
+	}
+
 	e.ok("connection", "delete", conn)
 	contains(t, e.fails("", "connection", "get", conn), "not found")
 }
