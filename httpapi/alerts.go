@@ -142,8 +142,11 @@ func (c *call) scopeOwner(scope, resourceID, owner string) (string, error) {
 	unknown := atrium.FieldErrorf("scope.resourceId", "%q is no job, DSW instance or asset of this workspace that you may see", resourceID)
 	if j, err := c.s.Store.FindJobByID(c.ctx(), resourceID); err == nil {
 		get := dlcJobs.get
-		if j.Kind == atrium.KindDSW {
+		switch j.Kind {
+		case atrium.KindDSW:
 			get = dswInstances.get
+		case atrium.KindSQL:
+			get = sqlJobs.get
 		}
 		if j.WorkspaceID != c.ws.ID || !c.allowed(get, jobResource(j)) {
 			return "", unknown

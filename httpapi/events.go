@@ -129,8 +129,11 @@ func (v *eventVisibility) visible(ctx context.Context, e *atrium.Event) bool {
 			return false
 		}
 		code := "DLC:GetJob"
-		if d.Kind == atrium.KindDSW {
+		switch d.Kind {
+		case atrium.KindDSW:
 			code = "DSW:GetInstance"
+		case atrium.KindSQL:
+			code = sqlJobs.get
 		}
 		return v.c.allowed(code, authz.Resource{WorkspaceID: e.WorkspaceID, Kind: "job", ID: d.JobID,
 			OwnerID: d.Creator, Accessibility: d.Accessibility})

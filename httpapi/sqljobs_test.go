@@ -158,6 +158,19 @@ DROP TABLE %[1]s;`, table))
 		t.Fatalf("result: %+v", res)
 	}
 
+	// Its status changes are events the submitter may read.
+	var evs List[*atrium.Event]
+	call(mcTok, "GET", base+"/events", nil).decode(t, &evs)
+	seen := 0
+	for _, e := range evs.Items {
+		if strings.HasSuffix(e.Source, "/sql-jobs/"+got.ID) && e.Type == atrium.EventJobStatusChanged {
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("no status events of %s among %d events", got.ID, len(evs.Items))
+	}
+
 	// 2. A long query stopped by the user is cancelled in PostgreSQL.
 	marker := fmt.Sprintf("atrium_stop_%d", time.Now().UnixNano())
 	r = submit(mcTok, "SELECT pg_sleep(60) /* "+marker+" */")

@@ -50,8 +50,11 @@ type jobEventData struct {
 // or dlc.job.preempted when the reason says so.
 func insertJobStatusEvents(ctx context.Context, tx *txn, j *atrium.Job, from string, notBefore time.Time) error {
 	typ, coll := atrium.EventJobStatusChanged, "jobs"
-	if j.Kind == atrium.KindDSW {
+	switch j.Kind {
+	case atrium.KindDSW:
 		typ, coll = atrium.EventDSWStatusChanged, "dsw-instances"
+	case atrium.KindSQL: // SQL jobs share the job event types (data.kind says SQL)
+		coll = "sql-jobs"
 	}
 	types := []string{typ}
 	switch j.ReasonCode {
