@@ -118,6 +118,8 @@ func sqlMatrixCases() []matrixCase {
 			}, want: gate(isWSAdmin, 201)},
 		{method: "GET", path: ws + "/connections", path_: under("/connections"), setup: sqlSetup("own"), want: gate(connReader, 200)},
 		{method: "GET", path: ws + "/connections/{connectionId}", path_: conn, setup: sqlSetup("own"), want: self(connReader, 200)},
+		{method: "PUT", path: ws + "/connections/{connectionId}", path_: conn, setup: sqlSetup("own"),
+			body: func(w *world, s *subject) any { return map[string]any{"description": "changed"} }, want: self(isWSAdmin, 200)},
 		{method: "DELETE", path: ws + "/connections/{connectionId}", path_: conn, setup: sqlSetup("own"), want: self(isWSAdmin, 204)},
 		{method: "POST", path: ws + "/sql-jobs", path_: under("/sql-jobs"), setup: sqlSetup("own"),
 			body: func(w *world, s *subject) any {

@@ -80,6 +80,9 @@ func sqlRoutes(ws string) []*route {
 			summary: "List warehouse connections (never their passwords)", query: pageParams, out: List[*ConnectionView]{}, h: listConnections},
 		{method: "GET", path: c1, code: "MaxCompute:GetConnection", status: http.StatusOK, self: true,
 			summary: "Read a warehouse connection (hasPassword, never the password)", out: ConnectionView{}, h: getConnection},
+		{method: "PUT", path: c1, code: "MaxCompute:UpdateConnection", status: http.StatusOK, self: true,
+			summary: "Change a warehouse connection's name, description, url or password (absent fields stay; an empty password removes it)",
+			in:      UpdateConnectionRequest{}, out: ConnectionView{}, h: updateConnection},
 		{method: "DELETE", path: c1, code: "MaxCompute:DeleteConnection", status: http.StatusNoContent, self: true,
 			summary: "Delete a warehouse connection", h: deleteConnection},
 		{method: "POST", path: sj, code: "MaxCompute:CreateSQLJob", status: http.StatusCreated,
@@ -189,6 +192,61 @@ func getConnection(c *call) (any, error) {
 		return nil, err
 	}
 	return connectionView(a), nil
+}
+
+// UpdateConnectionRequest changes a connection; absent fields stay.
+type UpdateConnectionRequest struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	URL         *string `json:"url,omitempty"`
+	Password    *string `json:"password,omitempty"`
+}
+
+func updateConnection(c *call) (any, error) {
+	var req UpdateConnectionRequest
+	if err := decodeJSON(c.r, &req); err != nil {
+		return nil, err
+	}
+	a, err := c.connectionOf(c.r.PathValue("connectionId"), "MaxCompute:UpdateConnection")
+	if err != nil {
+		return nil, err
+	}
+	upd := atrium.AssetUpdate{Name: req.Name, Description: req.Description}
+	if req.Name != nil {
+		if err := checkAssetName("name", *req.Name); err != nil {
+			return nil, err
+		}
+	}
+	if req.Description != nil {
+		if err := checkDescription("description", *req.Description); err != nil {
+			return nil, err
+		}
+	}
+	if req.URL != nil {
+		if err := checkPostgresURL("url", *req.URL); err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(atrium.ConnectionSpec{URL: *req.URL})
+		if err != nil {
+			return nil, err
+		}
+		rm := json.RawMessage(raw)
+		upd.Spec = &rm
+	}
+	if req.Password != nil {
+		sealed := []byte{}
+		if *req.Password != "" {
+			if sealed, err = c.seal("password", *req.Password, a.ID); err != nil {
+				return nil, err
+			}
+		}
+		upd.Secret = &sealed
+	}
+	a2, err := c.s.Store.UpdateAsset(c.ctx(), a.ID, upd)
+	if err != nil {
+		return nil, err
+	}
+	return connectionView(a2), nil
 }
 
 func deleteConnection(c *call) (any, error) {

@@ -209,6 +209,17 @@ DROP TABLE %[1]s;`, table))
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// A changed password is sealed again; a bad one makes jobs fail with
+	// PostgreSQL's error, never the password.
+	if r := call(adminTok, "PUT", base+"/connections/"+conn.ConnectionID, map[string]any{"password": password + "-wrong"}); r.status != 200 {
+		t.Fatalf("update connection: %d %s", r.status, r.body)
+	}
+	r = submit(mcTok, "SELECT 1")
+	r.decode(t, &j)
+	if got := wait(j.ID, finished, "wrong password job"); got.Status != atrium.JobFailed || got.ReasonMessage == "" {
+		t.Fatalf("job with a wrong password ended %s: %q", got.Status, got.ReasonMessage)
+	}
+
 	// Reads never carry the password.
 	call(mcTok, "GET", base+"/connections", nil)
 	call(mcTok, "GET", base+"/connections/"+conn.ConnectionID, nil)
