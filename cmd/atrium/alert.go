@@ -227,6 +227,15 @@ func (rf *ruleFlags) apply(cmd *cobra.Command, body map[string]any) error {
 }
 
 // resolveRule turns a rule id or name into its id.
+// ruleRef resolves the selected workspace and a rule id or name in it.
+func (s *session) ruleRef(ref string) (ws, id string, err error) {
+	if ws, err = s.workspaceID(); err != nil {
+		return "", "", err
+	}
+	id, err = s.resolveRule(ws, ref)
+	return ws, id, err
+}
+
 func (s *session) resolveRule(wsID, ref string) (string, error) {
 	if strings.HasPrefix(ref, atrium.PrefixRule) {
 		return ref, nil
@@ -321,11 +330,7 @@ func newAlertGetCmd(c *cli) *cobra.Command {
 		Example: "  atrium alert-rule get failures\n  atrium alert-rule get rule-abc -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			id, err := s.resolveRule(ws, args[0])
+			ws, id, err := s.ruleRef(args[0])
 			if err != nil {
 				return err
 			}
@@ -355,11 +360,7 @@ flags given change those fields and the rest stays.`,
 	rf.add(cmd, false)
 	cmd.Flags().BoolVar(&enable, "enabled", false, "enable the rule")
 	cmd.RunE = c.run(func(s *session, args []string) error {
-		ws, err := s.workspaceID()
-		if err != nil {
-			return err
-		}
-		id, err := s.resolveRule(ws, args[0])
+		ws, id, err := s.ruleRef(args[0])
 		if err != nil {
 			return err
 		}
@@ -407,11 +408,7 @@ func newAlertDeleteCmd(c *cli) *cobra.Command {
 		Example: "  atrium alert-rule delete failures",
 		Args:    cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			id, err := s.resolveRule(ws, args[0])
+			ws, id, err := s.ruleRef(args[0])
 			if err != nil {
 				return err
 			}
@@ -433,11 +430,7 @@ every target of the rule; see how it went with 'atrium alert-rule deliveries'.`,
 		Example: "  atrium alert-rule test failures && atrium alert-rule deliveries failures",
 		Args:    cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			id, err := s.resolveRule(ws, args[0])
+			ws, id, err := s.ruleRef(args[0])
 			if err != nil {
 				return err
 			}
@@ -459,11 +452,7 @@ func newAlertDeliveriesCmd(c *cli) *cobra.Command {
 		Example: "  atrium alert-rule deliveries failures --limit 20",
 		Args:    cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			id, err := s.resolveRule(ws, args[0])
+			ws, id, err := s.ruleRef(args[0])
 			if err != nil {
 				return err
 			}

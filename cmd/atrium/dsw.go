@@ -216,25 +216,9 @@ func dswTable(w io.Writer, items []*atrium.Job, now time.Time) {
 
 // completeDSW completes instance ids of the selected workspace.
 func (c *cli) completeDSW(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	s, err := c.newSession(cmd)
-	if err != nil || s.token == "" {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	ws, err := s.workspaceID()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	l, err := s.client.ListDSW(s.ctx, ws, httpapi.ListDSWOptions{PageOptions: httpapi.PageOptions{PageSize: 100}})
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	var out []cobra.Completion
-	for _, j := range l.Items {
-		if strings.HasPrefix(j.ID, toComplete) {
-			out = append(out, cobra.CompletionWithDesc(j.ID, j.DisplayName+" "+j.Status))
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return c.completeJobIDs(cmd, toComplete, func(s *session, ws string, p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) {
+		return s.client.ListDSW(s.ctx, ws, httpapi.ListDSWOptions{PageOptions: p})
+	})
 }
 
 func newDSWGetCmd(c *cli) *cobra.Command {

@@ -470,8 +470,17 @@ func fmtClockPtr(t *time.Time) string {
 	return fmtClock(*t)
 }
 
-// jobArgs completes job ids of the selected workspace.
+// completeJobs completes job ids of the selected workspace.
 func (c *cli) completeJobs(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return c.completeJobIDs(cmd, toComplete, func(s *session, ws string, p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error) {
+		return s.client.ListJobs(s.ctx, ws, httpapi.ListJobsOptions{PageOptions: p})
+	})
+}
+
+// completeJobIDs completes the ids (with name and status) of the first
+// page that list returns in the selected workspace: jobs or DSW instances.
+func (c *cli) completeJobIDs(cmd *cobra.Command, toComplete string,
+	list func(s *session, ws string, p httpapi.PageOptions) (*httpapi.List[*atrium.Job], error)) ([]cobra.Completion, cobra.ShellCompDirective) {
 	s, err := c.newSession(cmd)
 	if err != nil || s.token == "" {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -480,7 +489,7 @@ func (c *cli) completeJobs(cmd *cobra.Command, args []string, toComplete string)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	l, err := s.client.ListJobs(s.ctx, ws, httpapi.ListJobsOptions{PageOptions: httpapi.PageOptions{PageSize: 100}})
+	l, err := list(s, ws, httpapi.PageOptions{PageSize: 100})
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
