@@ -482,27 +482,7 @@ func testAssetAudit(t *testing.T, s atrium.Store) {
 			return s.DeleteAsset(ctx, a.ID)
 		}, str(wsID), str(aID)},
 	}
-	for i, st := range steps {
-		c.Add(time.Second)
-		au := &atrium.Audit{ActorID: alice.ID, ActorName: "alice", Action: "Test:" + st.name, RequestID: fmt.Sprintf("req-%d", i), Status: 200 + i}
-		if err := st.call(atrium.WithAudit(ctx, au)); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if !au.Recorded {
-			t.Fatalf("%s: audit.Recorded = false after success", st.name)
-		}
-		ls, n, err := s.FindOperationLogs(ctx, atrium.OperationLogFilter{Action: au.Action})
-		wantNoErr(t, err)
-		if n != 1 {
-			t.Fatalf("%s: %d log lines, want exactly 1: %s", st.name, n, dump(ls))
-		}
-		want := &atrium.OperationLog{
-			ID: ls[0].ID, WorkspaceID: st.ws(), ActorID: alice.ID, ActorName: "alice", Action: au.Action,
-			Target: st.target(), Result: atrium.ResultSucceeded, StatusCode: au.Status, RequestID: au.RequestID,
-			Time: stored(c.Now()),
-		}
-		wantEqual(t, st.name+" log line", ls[0], want)
-	}
+	runAuditSteps(t, s, c, alice, steps)
 
 	// Failed writes log nothing, leave Recorded false and change nothing.
 	m := mustAsset(t, s, newAsset(w, atrium.AssetModel, "gpt", alice.ID))

@@ -549,27 +549,7 @@ func testJobAudit(t *testing.T, s atrium.Store) {
 			return s.DeleteJob(ctx, j.ID)
 		}, str(wsID), str(jID)},
 	}
-	for i, st := range steps {
-		c.Add(time.Second)
-		a := &atrium.Audit{ActorID: alice.ID, ActorName: "alice", Action: "Test:" + st.name, RequestID: fmt.Sprintf("req-%d", i), Status: 200 + i}
-		if err := st.call(atrium.WithAudit(ctx, a)); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if !a.Recorded {
-			t.Fatalf("%s: audit.Recorded = false after success", st.name)
-		}
-		ls, n, err := s.FindOperationLogs(ctx, atrium.OperationLogFilter{Action: a.Action})
-		wantNoErr(t, err)
-		if n != 1 {
-			t.Fatalf("%s: %d log lines, want exactly 1: %s", st.name, n, dump(ls))
-		}
-		want := &atrium.OperationLog{
-			ID: ls[0].ID, WorkspaceID: st.ws(), ActorID: alice.ID, ActorName: "alice", Action: a.Action,
-			Target: st.target(), Result: atrium.ResultSucceeded, StatusCode: a.Status, RequestID: a.RequestID,
-			Time: stored(c.Now()),
-		}
-		wantEqual(t, st.name+" log line", ls[0], want)
-	}
+	runAuditSteps(t, s, c, alice, steps)
 
 	// Failed writes log nothing, leave Recorded false and change nothing.
 	live := mustJob(t, s, newJob(w, alice.ID, c.Now()))

@@ -96,6 +96,38 @@ type auditStep struct {
 	target func() string
 }
 
+// runAuditSteps makes each call as alice with an audit record in its
+// context, one clock second apart, and checks it wrote exactly its one log
+// line, in the same transaction, naming workspace and target. It returns the
+// line ids, newest first.
+func runAuditSteps(t *testing.T, s atrium.Store, c *Clock, alice *atrium.User, steps []auditStep) []string {
+	t.Helper()
+	var all []string
+	for i, st := range steps {
+		c.Add(time.Second)
+		a := &atrium.Audit{ActorID: alice.ID, ActorName: "alice", Action: "Test:" + st.name, RequestID: fmt.Sprintf("req-%d", i), Status: 200 + i}
+		if err := st.call(atrium.WithAudit(ctx, a)); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if !a.Recorded {
+			t.Fatalf("%s: audit.Recorded = false after success", st.name)
+		}
+		ls, n, err := s.FindOperationLogs(ctx, atrium.OperationLogFilter{Action: a.Action})
+		wantNoErr(t, err)
+		if n != 1 {
+			t.Fatalf("%s: %d log lines, want exactly 1: %s", st.name, n, dump(ls))
+		}
+		want := &atrium.OperationLog{
+			ID: ls[0].ID, WorkspaceID: st.ws(), ActorID: alice.ID, ActorName: "alice", Action: a.Action,
+			Target: st.target(), Result: atrium.ResultSucceeded, StatusCode: a.Status, RequestID: a.RequestID,
+			Time: stored(c.Now()),
+		}
+		wantEqual(t, st.name+" log line", ls[0], want)
+		all = append([]string{ls[0].ID}, all...)
+	}
+	return all
+}
+
 func testAudit(t *testing.T, s atrium.Store) {
 	c := setClock(t, s)
 	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
@@ -175,29 +207,7 @@ func testAudit(t *testing.T, s atrium.Store) {
 		}, str(w2ID), str(w2ID)},
 	}
 
-	var all []string
-	for i, st := range steps {
-		c.Add(time.Second)
-		a := &atrium.Audit{ActorID: alice.ID, ActorName: "alice", Action: "Test:" + st.name, RequestID: fmt.Sprintf("req-%d", i), Status: 200 + i}
-		if err := st.call(atrium.WithAudit(ctx, a)); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if !a.Recorded {
-			t.Fatalf("%s: audit.Recorded = false after success", st.name)
-		}
-		ls, n, err := s.FindOperationLogs(ctx, atrium.OperationLogFilter{Action: a.Action})
-		wantNoErr(t, err)
-		if n != 1 {
-			t.Fatalf("%s: %d log lines, want exactly 1: %s", st.name, n, dump(ls))
-		}
-		want := &atrium.OperationLog{
-			ID: ls[0].ID, WorkspaceID: st.ws(), ActorID: alice.ID, ActorName: "alice", Action: a.Action,
-			Target: st.target(), Result: atrium.ResultSucceeded, StatusCode: a.Status, RequestID: a.RequestID,
-			Time: stored(c.Now()),
-		}
-		wantEqual(t, st.name+" log line", ls[0], want)
-		all = append([]string{ls[0].ID}, all...)
-	}
+	all := runAuditSteps(t, s, c, alice, steps)
 	ls, _, err := s.FindOperationLogs(ctx, atrium.OperationLogFilter{ActorID: alice.ID})
 	wantNoErr(t, err)
 	wantEqual(t, "all audit lines, newest first", logIDs(ls), all)
