@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -333,17 +334,22 @@ func newNodeListCmd(c *cli) *cobra.Command {
 		Long:    `List the nodes of a resource group with their state, capacity and labels.`,
 		Example: `  atrium resource-group node list local`,
 		Args:    cobra.ExactArgs(1),
-		RunE: c.run(func(s *session, args []string) error {
-			id, err := s.resolveGroup(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := s.client.ListNodes(s.ctx, id)
-			if err != nil {
-				return err
-			}
-			return s.print(l, func(w io.Writer) { nodeTable(w, l.Items) })
-		}),
+		RunE:    c.run(groupNodes((*httpapi.Client).ListNodes)),
+	}
+}
+
+// groupNodes runs a call on the GROUP argument's nodes and prints them.
+func groupNodes(call func(*httpapi.Client, context.Context, string) (*httpapi.List[*httpapi.NodeView], error)) func(s *session, args []string) error {
+	return func(s *session, args []string) error {
+		id, err := s.resolveGroup(args[0])
+		if err != nil {
+			return err
+		}
+		l, err := call(s.client, s.ctx, id)
+		if err != nil {
+			return err
+		}
+		return s.print(l, func(w io.Writer) { nodeTable(w, l.Items) })
 	}
 }
 
@@ -357,17 +363,7 @@ record them. Nodes Slurm no longer lists become NotReady. Run it again after
 the cluster changes.`,
 		Example: `  atrium resource-group node import hpc`,
 		Args:    cobra.ExactArgs(1),
-		RunE: c.run(func(s *session, args []string) error {
-			id, err := s.resolveGroup(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := s.client.ImportNodes(s.ctx, id)
-			if err != nil {
-				return err
-			}
-			return s.print(l, func(w io.Writer) { nodeTable(w, l.Items) })
-		}),
+		RunE:    c.run(groupNodes((*httpapi.Client).ImportNodes)),
 	}
 }
 
