@@ -552,10 +552,12 @@ func (s *Server) computeSnapshot(ctx context.Context) (scheduler.Snapshot, []*at
 	if err != nil {
 		return scheduler.Snapshot{}, nil, err
 	}
-	quotas, err := s.Store.FindQuotas(ctx, atrium.QuotaFilter{})
-	if err != nil {
-		return scheduler.Snapshot{}, nil, err
+	// The view already read the quotas; list them by name as the store does.
+	quotas := make([]*atrium.Quota, 0, len(v.Quotas))
+	for _, q := range v.Quotas {
+		quotas = append(quotas, q)
 	}
+	slices.SortFunc(quotas, func(a, b *atrium.Quota) int { return strings.Compare(a.Name, b.Name) })
 	return v.Snapshot, quotas, nil
 }
 
