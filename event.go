@@ -39,6 +39,9 @@ type EventFilter struct {
 	Types       []string
 	AfterSeq    int64
 	Limit       int
+	// Desc lists newest first; AfterSeq, when not 0, is then an upper
+	// bound (seq < AfterSeq), so the last seq read is again the cursor.
+	Desc bool
 }
 
 // EventService reads the outbox.

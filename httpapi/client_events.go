@@ -22,6 +22,8 @@ type ListEventsOptions struct {
 	ResourceID string
 	After      int64 // only events after this seq
 	Limit      int   // ListEvents: items per page (server default 100)
+	// Desc: ListEvents newest first (After is then an upper bound).
+	Desc bool
 }
 
 func (o ListEventsOptions) query() url.Values {
@@ -37,6 +39,9 @@ func (o ListEventsOptions) query() url.Values {
 	}
 	if o.Limit > 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Desc {
+		q.Set("order", "desc")
 	}
 	return q
 }

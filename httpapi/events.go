@@ -57,7 +57,7 @@ func eventRoutes(ws string) []*route {
 				"follow=true streams them as server-sent events (text/event-stream: id is the seq, event the type, data the event JSON; " +
 				"resume with Last-Event-ID or after; a comment line every 15 s keeps the connection alive)",
 			query: []param{{"types", "comma-separated event types"}, {"resourceId", "only events about this resource (job, instance, model or member id)"},
-				{"after", "only events after this seq (the cursor)"}, {"limit", "items per page, 1–1000 (default 100)"},
+				{"after", "only events after this seq (the cursor); with order=desc, before it"}, {"order", "asc (oldest first, default) or desc (newest first)"}, {"limit", "items per page, 1–1000 (default 100)"},
 				{"pageToken", "nextPageToken of the previous page (same as after)"}, {"follow", "true: stream as server-sent events"}},
 			out: List[*EventView]{}, h: listEvents},
 	}
@@ -69,6 +69,7 @@ type eventQuery struct {
 	resourceID string
 	after      int64
 	limit      int
+	desc       bool // newest first; after is then an upper bound
 }
 
 func parseEventQuery(c *call) (*eventQuery, error) {
@@ -87,6 +88,13 @@ func parseEventQuery(c *call) (*eventQuery, error) {
 			}
 			eq.after = n
 		}
+	}
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		eq.desc = true
+	default:
+		return nil, atrium.FieldErrorf("order", "must be asc (oldest first, the default) or desc (newest first)")
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -167,7 +175,7 @@ func (v *eventVisibility) scan(ctx context.Context, eq *eventQuery, after int64,
 	read := 0
 	for read < max {
 		n := min(eventBatch, max-read)
-		es, err := v.c.s.Store.FindEvents(ctx, atrium.EventFilter{WorkspaceID: v.c.ws.ID, Types: eq.types, AfterSeq: after, Limit: n})
+		es, err := v.c.s.Store.FindEvents(ctx, atrium.EventFilter{WorkspaceID: v.c.ws.ID, Types: eq.types, AfterSeq: after, Limit: n, Desc: eq.desc})
 		if err != nil {
 			return after, false, err
 		}
@@ -195,6 +203,9 @@ func listEvents(c *call) (any, error) {
 		return nil, err
 	}
 	if follow != nil && *follow {
+		if eq.desc {
+			return nil, atrium.FieldErrorf("order", "a followed stream is oldest first; order=desc is for listing")
+		}
 		if id := c.r.Header.Get("Last-Event-ID"); id != "" {
 			n, err := strconv.ParseInt(id, 10, 64)
 			if err != nil || n < 0 {

@@ -187,7 +187,21 @@ func TestEventsList(t *testing.T) {
 	if got := summaries(after.Items); strings.Join(got, "\n") != strings.Join(all[7:], "\n") {
 		t.Errorf("after: %s", got)
 	}
-	for _, bad := range []string{"?after=x", "?limit=0", "?limit=1001", "?follow=maybe", "?bogus=1"} {
+	// Newest first, paged backwards by the same cursor.
+	var back []string
+	q = "?order=desc&limit=2"
+	for range 10 {
+		l := w.list(t, w.dave, q)
+		back = append(back, summaries(l.Items)...)
+		if l.NextPageToken == "" {
+			break
+		}
+		q = "?order=desc&limit=2&pageToken=" + l.NextPageToken
+	}
+	if want := []string{all[7], all[6], all[5], all[3], all[1], all[0]}; strings.Join(back, "\n") != strings.Join(want, "\n") {
+		t.Errorf("newest first:\n%s\nwant:\n%s", strings.Join(back, "\n"), strings.Join(want, "\n"))
+	}
+	for _, bad := range []string{"?after=x", "?limit=0", "?limit=1001", "?follow=maybe", "?bogus=1", "?order=up", "?order=desc&follow=true"} {
 		if resp := w.f.do(t, w.olga, "GET", "/api/v1/workspaces/"+w.ws.ID+"/events"+bad, nil); resp.status != 400 {
 			t.Errorf("%s: %d %s", bad, resp.status, resp.body)
 		}

@@ -264,6 +264,7 @@ func baseMatrixCases() []matrixCase {
 			body: func(w *world, s *subject) any {
 				return map[string]any{"members": []map[string]any{{"userId": w.subjects["outsider"].user.ID, "roles": []string{"WorkspaceGuest"}}}}
 			}, want: wsManage(201)},
+		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/access", path_: ws("/access"), want: wsRead(200)},
 		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/members", path_: ws("/members"), want: wsRead(200)},
 		{method: "GET", path: "/api/v1/workspaces/{workspaceId}/members/{memberId}", path_: ws("/members/{memberId}"), want: wsRead(200)},
 		{method: "DELETE", path: "/api/v1/workspaces/{workspaceId}/members/{memberId}", path_: ws("/members/{memberId}"), want: wsManage(204)},

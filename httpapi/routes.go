@@ -70,6 +70,8 @@ func (s *Server) apiRoutes() []*route {
 			summary: "Read a workspace", out: atrium.Workspace{}, h: getWorkspace},
 		{method: "PUT", path: ws, code: "Workspace:UpdateWorkspace", status: http.StatusOK,
 			summary: "Change a workspace's display name or description", in: UpdateWorkspaceRequest{}, out: atrium.Workspace{}, h: updateWorkspace},
+		{method: "GET", path: ws + "/access", code: "Workspace:GetWorkspace", status: http.StatusOK,
+			summary: "The caller's access in a workspace: roles and the scope held for every permission code (what the console offers)", out: AccessView{}, h: getAccess},
 		{method: "DELETE", path: ws, code: "Workspace:DeleteWorkspace", status: http.StatusNoContent,
 			summary: "Delete a workspace with its members and roles (ResourceAdmin)", h: deleteWorkspace},
 

@@ -40,6 +40,9 @@ type Server struct {
 	// SQL wakes the SQL runner when a SQL job is submitted or stopped; nil
 	// in tests without one (jobs then wait for its next poll).
 	SQL interface{ Wake() }
+	// Console serves every path outside the API, health and metrics (the
+	// web console); nil serves a plain page at "/" and 404 elsewhere.
+	Console http.Handler
 
 	routes   []*route
 	mux      *http.ServeMux
@@ -73,7 +76,16 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
-	s.mux.HandleFunc("GET /{$}", home)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case s.Console != nil:
+			s.Console.ServeHTTP(w, r)
+		case r.URL.Path == "/" && r.Method == http.MethodGet:
+			home(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -39,7 +39,13 @@ type DB struct {
 	read *sql.DB
 	d    *dialect
 	now  atomic.Pointer[func() time.Time]
+	// queries counts statements run, so tests can catch N+1 query patterns.
+	queries atomic.Int64
 }
+
+// Queries returns how many SQL statements the store has run since it was
+// opened (not counting migrations).
+func (db *DB) Queries() int64 { return db.queries.Load() }
 
 var _ atrium.Store = (*DB)(nil)
 
@@ -229,9 +235,10 @@ func (db *DB) Close() error {
 // txn is one transaction of a store call. It carries the call's time so every
 // timestamp one call writes is the same.
 type txn struct {
-	tx  *sql.Tx
-	d   *dialect
-	now time.Time
+	tx      *sql.Tx
+	d       *dialect
+	now     time.Time
+	queries *atomic.Int64
 	// audit is the context's audit record once this transaction has written
 	// its log line; Commit marks it Recorded.
 	audit *atrium.Audit
@@ -247,7 +254,7 @@ func (db *DB) begin(ctx context.Context, write bool) (*txn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return &txn{tx: tx, d: db.d, now: db.Now()}, nil
+	return &txn{tx: tx, d: db.d, now: db.Now(), queries: &db.queries}, nil
 }
 
 // Commit commits and, if the transaction wrote an audit line, marks the
@@ -266,14 +273,17 @@ func (tx *txn) Commit() error {
 func (tx *txn) Rollback() { _ = tx.tx.Rollback() }
 
 func (tx *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx.queries.Add(1)
 	return tx.tx.ExecContext(ctx, tx.d.rebind(query), args...)
 }
 
 func (tx *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	tx.queries.Add(1)
 	return tx.tx.QueryContext(ctx, tx.d.rebind(query), args...)
 }
 
 func (tx *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	tx.queries.Add(1)
 	return tx.tx.QueryRowContext(ctx, tx.d.rebind(query), args...)
 }
 

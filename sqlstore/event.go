@@ -58,7 +58,11 @@ func insertEvent(ctx context.Context, tx *txn, e *atrium.Event) error {
 }
 
 func findEvents(ctx context.Context, tx *txn, f atrium.EventFilter) ([]*atrium.Event, error) {
-	where, args := []string{"seq > ?"}, []any{f.AfterSeq}
+	where, args, order := []string{"seq > ?"}, []any{f.AfterSeq}, " ORDER BY seq"
+	if f.Desc {
+		where, order = []string{"(? = 0 OR seq < ?)"}, " ORDER BY seq DESC"
+		args = append(args, f.AfterSeq)
+	}
 	if f.WorkspaceID != "" {
 		where, args = append(where, "workspace_id = ?"), append(args, f.WorkspaceID)
 	}
@@ -69,7 +73,7 @@ func findEvents(ctx context.Context, tx *txn, f atrium.EventFilter) ([]*atrium.E
 		}
 	}
 	rows, err := tx.query(ctx, "SELECT seq, id, type, source, subject, time, workspace_id, data FROM events WHERE "+
-		strings.Join(where, " AND ")+" ORDER BY seq"+tx.d.limitOffset(f.Limit, 0), args...)
+		strings.Join(where, " AND ")+order+tx.d.limitOffset(f.Limit, 0), args...)
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)
 	}
