@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"atrium"
+	"atrium/console"
 	"atrium/hostcap"
 	"atrium/httpapi"
 	"atrium/secret"
@@ -115,6 +116,11 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box
+	// The web console is an API client in process; the secret key also
+	// signs its CSRF tokens (domain-separated), so replicas agree.
+	if api.Console, err = console.New(api, key, logger); err != nil {
+		return err
+	}
 	// SQL jobs run in package sqlrunner; it stops (cancelling running
 	// queries) before the database closes.
 	sqlRun := sqlrunner.New(db, box, logger)
@@ -123,6 +129,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	go func() { defer close(sqlDone); sqlRun.Run(sqlCtx) }()
 	defer func() { sqlStop(); <-sqlDone }()
 	api.SQL = sqlRun
+	pipes, err := startPipelines(ctx, db, cfg.dataDir, jobs, sqlRun, logger)
+	if err != nil {
+		return err
+	}
+	defer pipes.Stop()
+	api.Pipelines = pipes
 	alerts, err := startNotify(ctx, db, box, api.Registry(), cfg.notify, logger)
 	if err != nil {
 		return err
