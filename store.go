@@ -14,6 +14,7 @@ type Store interface {
 	AssetService
 	EventService
 	AlertService
+	PipelineService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

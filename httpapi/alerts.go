@@ -21,7 +21,7 @@ import (
 // alertEventTypes are the event types a rule may name (event.go).
 var alertEventTypes = []string{
 	atrium.EventJobStatusChanged, atrium.EventJobTimeout, atrium.EventJobPreempted, atrium.EventDSWStatusChanged,
-	atrium.EventPipelineRunChanged, atrium.EventModelApprovalChanged, atrium.EventWorkspaceMemberChange,
+	atrium.EventPipelineRunChanged, atrium.EventPipelineNodeChanged, atrium.EventModelApprovalChanged, atrium.EventWorkspaceMemberChange,
 }
 
 const (
@@ -433,8 +433,8 @@ func sampleEvent(c *call, r *atrium.AlertRule, typ string) (id string, payload j
 		source, subject = "/workspaces/"+r.WorkspaceID+"/jobs/dlc-test", "dlc-test"
 	case atrium.EventDSWStatusChanged:
 		data["from"], data["to"] = atrium.JobRunning, atrium.JobStopped
-	case atrium.EventPipelineRunChanged:
-		data["from"], data["to"] = "Running", "Succeeded"
+	case atrium.EventPipelineRunChanged, atrium.EventPipelineNodeChanged:
+		data["from"], data["to"], data["runId"] = "Running", "Succeeded", "run-test"
 	case atrium.EventModelApprovalChanged:
 		data["from"], data["to"], data["approvalStatus"] = atrium.ApprovalPending, atrium.ApprovalApproved, atrium.ApprovalApproved
 		subject = "1.0.0"

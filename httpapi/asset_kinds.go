@@ -581,23 +581,7 @@ func (s *AlgorithmVersionSpec) check(c *call, a *atrium.Asset, v *atrium.AssetVe
 	return nil
 }
 
-func defaultFits(typ string, v any) bool {
-	switch typ {
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "bool":
-		_, ok := v.(bool)
-		return ok
-	case "int":
-		f, ok := v.(float64)
-		return ok && f == float64(int64(f))
-	case "float":
-		_, ok := v.(float64)
-		return ok
-	}
-	return false
-}
+func defaultFits(typ string, v any) bool { return atrium.ValueFits(typ, v) }
 
 // walkFields calls fn with the first name of every field reference ({{.x}}) in the template.
 func walkFields(n parse.Node, fn func(string)) {

@@ -312,12 +312,8 @@ func (k *assetKind) createOne(c *call) (any, error) {
 	if err := checkDescription("description", req.Description); err != nil {
 		return nil, err
 	}
-	switch req.Accessibility {
-	case "":
-		req.Accessibility = atrium.AccessPrivate
-	case atrium.AccessPrivate, atrium.AccessPublic:
-	default:
-		return nil, atrium.FieldErrorf("accessibility", "must be PRIVATE or PUBLIC")
+	if err := checkAccessibility(&req.Accessibility); err != nil {
+		return nil, err
 	}
 	if req.Labels == nil {
 		req.Labels = map[string]string{}

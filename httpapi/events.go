@@ -53,7 +53,7 @@ func eventRoutes(ws string) []*route {
 	return []*route{
 		{method: "GET", path: ws + "/events", code: "Event:ListEvents", status: http.StatusOK,
 			summary: "The workspace's events (outbox order) that the caller may see: a job's or DSW instance's to whoever may read it, " +
-				"a model's approvals to whoever may read the model, membership changes to every member. " +
+				"a model's approvals to whoever may read the model, a pipeline run's and its nodes' to whoever may read the run, membership changes to every member. " +
 				"follow=true streams them as server-sent events (text/event-stream: id is the seq, event the type, data the event JSON; " +
 				"resume with Last-Event-ID or after; a comment line every 15 s keeps the connection alive)",
 			query: []param{{"types", "comma-separated event types"}, {"resourceId", "only events about this resource (job, instance, model or member id)"},
@@ -163,6 +163,15 @@ func (v *eventVisibility) visible(ctx context.Context, e *atrium.Event) bool {
 		return a != nil && v.c.allowed("Model:GetModel", assetResource(models, a))
 	case atrium.EventWorkspaceMemberChange:
 		return true
+	case atrium.EventPipelineRunChanged, atrium.EventPipelineNodeChanged:
+		var d struct {
+			RunID, Creator, Accessibility string
+		}
+		if json.Unmarshal(e.Data, &d) != nil {
+			return false
+		}
+		return v.c.allowed("Pipeline:GetRun", authz.Resource{WorkspaceID: e.WorkspaceID, Kind: "pipeline run", ID: d.RunID,
+			OwnerID: d.Creator, Accessibility: d.Accessibility})
 	}
 	return false
 }

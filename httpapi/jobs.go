@@ -74,54 +74,12 @@ func readBody(r *http.Request) ([]byte, error) {
 // prepareJob validates a spec against the workspace's rules and builds the
 // job it would become.
 func (c *call) prepareJob(spec *atrium.JobSpec, kind string) (*atrium.Job, error) {
-	if err := spec.NormalizeFor(kind); err != nil {
-		return nil, err
-	}
-	cfg, err := c.s.Store.FindWorkspaceConfig(c.ctx(), c.ws.ID)
-	if err != nil {
-		return nil, err
-	}
-	prio, run, err := spec.CheckPolicy(cfg, kind, c.sub.Roles)
-	if err != nil {
-		return nil, err
-	}
-	quotaID := spec.QuotaID
-	if quotaID == "" {
-		quotaID = cmpOr(cfg.DefaultQuotaID, atrium.PublicQuotaID)
-	}
-	usable, err := c.s.Store.FindQuotas(c.ctx(), atrium.QuotaFilter{UsableBy: c.ws.ID})
-	if err != nil {
-		return nil, err
-	}
-	found := false
-	for _, q := range usable {
-		found = found || q.ID == quotaID
-	}
-	if !found {
-		field := "quotaId"
-		if spec.QuotaID == "" {
-			return nil, atrium.FieldErrorf(field, "is required: the workspace has no default quota and %s is not offered to it", atrium.PublicQuotaID)
-		}
-		return nil, atrium.FieldErrorf(field, "quota %q is not bound to this workspace (see GET …/quotas)", quotaID)
-	}
-	cpuOn, err := cluster.FillCPUOnlyType(c.ctx(), c.s.Store, quotaID, spec)
-	if err != nil {
-		return nil, err
-	}
-	now := c.s.Now().UTC()
-	j := &atrium.Job{WorkspaceID: c.ws.ID, Kind: kind, DisplayName: spec.DisplayName, Description: spec.Description,
-		JobType: spec.JobType, Creator: c.user.ID, CreatorName: c.user.Name, QuotaID: quotaID, Priority: prio,
-		Accessibility: spec.Accessibility, MaxRunningTime: atrium.Duration(run), Spec: *spec,
-		Status: atrium.JobQueuing, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "waiting for the scheduler",
-		StatusHistory: []atrium.StatusChange{
-			{Status: atrium.JobCreating, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "submitted by " + c.user.Name, Time: now},
-			{Status: atrium.JobQueuing, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "queued in quota " + quotaID, Time: now},
-		},
-		Pods: []atrium.Pod{}, SubmittedAt: now}
-	if cpuOn != "" {
-		j.ReasonMessage = fmt.Sprintf("waiting for the scheduler; CPU-only pods run on %s nodes, as quota %s has no CPU-only nodes", cpuOn, quotaID)
-	}
-	return j, nil
+	return cluster.PrepareJob(c.ctx(), c.s.Store, c.submitter(), spec, kind, kind, c.s.Now())
+}
+
+// submitter is the caller as a job's submitter.
+func (c *call) submitter() cluster.Submitter {
+	return cluster.Submitter{WorkspaceID: c.ws.ID, UserID: c.user.ID, UserName: c.user.Name, Roles: c.sub.Roles}
 }
 
 func createJob(c *call) (any, error) {
@@ -219,19 +177,25 @@ func (k jobKind) list(c *call) (any, error) {
 			f.Statuses = append(f.Statuses, st)
 		}
 	}
-	// Operators and admins see every job; others their own and PUBLIC ones.
-	switch sc := c.s.Authz.ScopeOf(c.sub, k.get); {
-	case sc&authz.All != 0:
-	case sc&authz.Own != 0:
-		f.VisibleTo = c.user.ID
-	default:
-		f.VisibleTo = "-" // matches no creator: PUBLIC jobs only
-	}
+	f.VisibleTo = c.visibleTo(k.get)
 	items, total, err := c.s.Store.FindJobs(c.ctx(), f)
 	if err != nil {
 		return nil, err
 	}
 	return newList(items, total, p), nil
+}
+
+// visibleTo is the creator filter of a list whose items the caller reads
+// with code: "" for all (Operators and Admins), the caller's id for their
+// own and PUBLIC ones, "-" (no creator) for PUBLIC ones only.
+func (c *call) visibleTo(code string) string {
+	switch sc := c.s.Authz.ScopeOf(c.sub, code); {
+	case sc&authz.All != 0:
+		return ""
+	case sc&authz.Own != 0:
+		return c.user.ID
+	}
+	return "-"
 }
 
 func contains(list []string, s string) bool {

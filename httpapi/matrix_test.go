@@ -35,6 +35,9 @@ type world struct {
 	// Assets (see assetWorld), made afresh for each caller: the caller's
 	// own PRIVATE asset, another member's PRIVATE and PUBLIC ones.
 	assets map[string]*atrium.Asset
+	// Pipelines and runs (see pipelineSetup), by caller.
+	pipelines map[string]*atrium.Pipeline
+	runs      map[string]*atrium.PipelineRun
 }
 
 type subject struct {
@@ -198,7 +201,7 @@ func platform(ok int) func(*subject) int {
 func anyone(ok int) func(*subject) int { return func(*subject) int { return ok } }
 
 func matrixCases() []matrixCase {
-	return append(append(append(append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...), assetMatrixCases()...), eventMatrixCases()...), append(alertMatrixCases(), sqlMatrixCases()...)...)
+	return append(append(append(append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...), assetMatrixCases()...), eventMatrixCases()...), append(append(alertMatrixCases(), sqlMatrixCases()...), pipelineMatrixCases()...)...)
 }
 
 func baseMatrixCases() []matrixCase {

@@ -40,6 +40,9 @@ type Server struct {
 	// SQL wakes the SQL runner when a SQL job is submitted or stopped; nil
 	// in tests without one (jobs then wait for its next poll).
 	SQL interface{ Wake() }
+	// Pipelines wakes the pipeline controller when a run is created,
+	// terminated or re-run; nil in tests without one.
+	Pipelines interface{ Wake() }
 	// Console serves every path outside the API, health and metrics (the
 	// web console); nil serves a plain page at "/" and 404 elsewhere.
 	Console http.Handler

@@ -17,21 +17,7 @@ func sqlCreator(s *subject) bool {
 }
 
 func sqlJobWant(key string, read bool, ok int) func(*subject) int {
-	return func(s *subject) int {
-		if !isMember(s) {
-			return http.StatusNotFound
-		}
-		own := key == "own" || key == "ownDone"
-		public := key == "otherPublic" || key == "otherPublicDone"
-		visible := jobSeesAll(s) || public || (own && sqlCreator(s))
-		switch {
-		case !visible:
-			return http.StatusNotFound
-		case read, jobSeesAll(s), own && sqlCreator(s):
-			return ok
-		}
-		return http.StatusForbidden
-	}
+	return ownedWant(sqlCreator, key, read, ok)
 }
 
 // sqlSetup makes, for caller s, a connection and a SQL job under key

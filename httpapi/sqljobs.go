@@ -281,12 +281,8 @@ func createSQLJob(c *call) (any, error) {
 	case timeout > sqlMaxTimeout:
 		return nil, atrium.FieldErrorf("timeout", "must be at most 24h")
 	}
-	switch req.Accessibility {
-	case "":
-		req.Accessibility = atrium.AccessPrivate
-	case atrium.AccessPrivate, atrium.AccessPublic:
-	default:
-		return nil, atrium.FieldErrorf("accessibility", "must be PRIVATE or PUBLIC")
+	if err := checkAccessibility(&req.Accessibility); err != nil {
+		return nil, err
 	}
 	if req.ConnectionID == "" {
 		return nil, atrium.FieldErrorf("connectionId", "is required")
@@ -301,15 +297,7 @@ func createSQLJob(c *call) (any, error) {
 	spec := atrium.JobSpec{DisplayName: req.DisplayName, Description: req.Description, JobType: "SQL", JobSpecs: []atrium.RoleSpec{},
 		Accessibility: req.Accessibility, MaxRunningTime: atrium.Duration(timeout),
 		SQL: &atrium.SQLJobSpec{ConnectionID: a.ID, Script: req.SQL, Timeout: atrium.Duration(timeout)}}
-	j := &atrium.Job{WorkspaceID: c.ws.ID, Kind: atrium.KindSQL, DisplayName: req.DisplayName, Description: req.Description,
-		JobType: "SQL", Creator: c.user.ID, CreatorName: c.user.Name, Priority: 1, Accessibility: req.Accessibility,
-		MaxRunningTime: atrium.Duration(timeout), Spec: spec,
-		Status: atrium.JobQueuing, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "waiting for the SQL runner",
-		StatusHistory: []atrium.StatusChange{
-			{Status: atrium.JobCreating, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "submitted by " + c.user.Name, Time: now},
-			{Status: atrium.JobQueuing, ReasonCode: atrium.ReasonSubmitted, ReasonMessage: "queued for connection " + a.ID, Time: now},
-		},
-		Pods: []atrium.Pod{}, SubmittedAt: now}
+	j := atrium.NewSQLJob(c.ws.ID, c.user.ID, c.user.Name, spec, now)
 	if err := c.s.Store.CreateJob(c.ctx(), j); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,265 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"atrium"
+	"atrium/dispatch"
+	"atrium/executor"
+	"atrium/executor/local"
+	"atrium/pipeline"
+	"atrium/resource"
+)
+
+// pipeFixture is a workspace with a developer and a guest over a local
+// CPU node, with the real scheduling loop, local executor and pipeline
+// controller running.
+type pipeFixture struct {
+	*fixture
+	ws         string // /api/v1/workspaces/ws-…
+	dev, guest string
+	ctl        *pipeline.Controller
+}
+
+func newPipeFixture(t *testing.T) *pipeFixture {
+	t.Helper()
+	f := setup(t)
+	ctx := context.Background()
+	lead, _ := f.user(t, "lead")
+	dev, devTok := f.user(t, "dev")
+	guest, guestTok := f.user(t, "guest")
+	ws := &atrium.Workspace{Name: "pipes", EnvTypes: []string{"prod"}, Creator: lead.ID}
+	must(t, f.store.CreateWorkspace(ctx, ws))
+	_, err := f.store.AddMembers(ctx, ws.ID, []atrium.MemberParams{{UserID: dev.ID, Roles: []string{atrium.RoleAlgoDeveloper}},
+		{UserID: guest.ID, Roles: []string{atrium.RoleWorkspaceGuest}}})
+	must(t, err)
+	must(t, f.store.CreateResourceGroup(ctx, &atrium.ResourceGroup{ID: atrium.LocalResourceGroupID, Name: "local", Backend: atrium.BackendLocal}))
+	must(t, f.store.PutNode(ctx, &atrium.Node{Name: "host", GroupID: atrium.LocalResourceGroupID,
+		Capacity: resource.Vector{MilliCPU: 8000, Memory: 16 << 30}, State: atrium.NodeReady}))
+	must(t, f.store.CreateQuota(ctx, &atrium.Quota{ID: atrium.PublicQuotaID, Name: "public", ResourceGroups: []string{atrium.LocalResourceGroupID},
+		Max: resource.List{"": {MilliCPU: 8000, Memory: 16 << 30}}, QueueStrategy: atrium.RoundRobin, OfferedToAll: true}))
+
+	dir := t.TempDir()
+	ex, err := local.New(filepath.Join(dir, "pods"), nil)
+	must(t, err)
+	exs := map[string]executor.Executor{atrium.BackendLocal: ex}
+	loop, err := dispatch.New(dispatch.Config{Store: f.store, Executors: exs, Grace: time.Second, Interval: 100 * time.Millisecond})
+	must(t, err)
+	ctl, err := pipeline.New(pipeline.Config{Store: f.store, RunDir: filepath.Join(dir, "runs"), Interval: 100 * time.Millisecond, WakeJobs: loop.Wake})
+	must(t, err)
+	lctx, cancel := context.WithCancel(ctx)
+	loop.Start(lctx)
+	ctl.Start(lctx)
+	f.api.Jobs, f.api.Pipelines = testRuntime{loop: loop, exs: exs}, ctl
+	t.Cleanup(func() {
+		ctl.Stop()
+		loop.Stop()
+		cancel()
+		jobs, _, _ := f.store.FindJobs(context.Background(), atrium.JobFilter{})
+		for _, j := range jobs {
+			for a := 1; a <= j.Attempt; a++ {
+				_ = ex.Stop(context.Background(), executor.Handle{Backend: atrium.BackendLocal, JobID: j.ID, Attempt: a}, 0)
+			}
+		}
+	})
+	return &pipeFixture{fixture: f, ws: "/api/v1/workspaces/" + ws.ID, dev: devTok, guest: guestTok, ctl: ctl}
+}
+
+// createPipeline saves the YAML body and returns the pipeline.
+func (pf *pipeFixture) createPipeline(t *testing.T, body string) *atrium.Pipeline {
+	t.Helper()
+	resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipelines", body)
+	if resp.status != 201 {
+		t.Fatalf("create pipeline: %d %s", resp.status, resp.body)
+	}
+	var p atrium.Pipeline
+	resp.decode(t, &p)
+	return &p
+}
+
+func (pf *pipeFixture) startRun(t *testing.T, pipelineID string, args map[string]any) *atrium.PipelineRun {
+	t.Helper()
+	resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs", map[string]any{"pipelineId": pipelineID, "arguments": args})
+	if resp.status != 201 {
+		t.Fatalf("create run: %d %s", resp.status, resp.body)
+	}
+	var r atrium.PipelineRun
+	resp.decode(t, &r)
+	return &r
+}
+
+// waitRun polls until the run has ended and returns it.
+func (pf *pipeFixture) waitRun(t *testing.T, id string) *atrium.PipelineRun {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var r atrium.PipelineRun
+		pf.do(t, pf.dev, "GET", pf.ws+"/pipeline-runs/"+id, nil).decode(t, &r)
+		if atrium.RunFinished(r.Status) {
+			return &r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s is still %s: %+v", id, r.Status, r.Nodes)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func diamondYAML(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../examples/pipelines/diamond.yaml")
+	must(t, err)
+	return string(b)
+}
+
+// interval reads the "start end" nanoseconds a node wrote itself.
+func interval(t *testing.T, path string) (int64, int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		t.Fatalf("%s holds %q, want start and end", path, b)
+	}
+	s, err1 := strconv.ParseInt(f[0], 10, 64)
+	e, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("%s holds %q", path, b)
+	}
+	return s, e
+}
+
+// TestPipelineDiamond is issue 8 acceptance 1: the 4-node diamond passes
+// A's file into B and C, which run concurrently (their own recorded
+// intervals overlap), D sees both outputs, the run ends Succeeded and
+// events arrive for the run and for each node.
+func TestPipelineDiamond(t *testing.T) {
+	pf := newPipeFixture(t)
+	p := pf.createPipeline(t, diamondYAML(t))
+	r := pf.startRun(t, p.ID, nil)
+	if r.Status != atrium.RunInitialized || len(r.Nodes) != 4 {
+		t.Fatalf("new run: %s with %d nodes", r.Status, len(r.Nodes))
+	}
+	r = pf.waitRun(t, r.ID)
+	if r.Status != atrium.RunSucceeded {
+		t.Fatalf("run %s: %s (%s) nodes %+v", r.ID, r.Status, r.ReasonMessage, r.Nodes)
+	}
+	for _, n := range r.Nodes {
+		if n.Status != atrium.NodeSucceeded || n.JobID == "" || n.StartedAt == nil || n.FinishedAt == nil {
+			t.Fatalf("node %+v", n)
+		}
+	}
+	bs, be := interval(t, r.Node("B").Outputs["interval"])
+	cs, ce := interval(t, r.Node("C").Outputs["interval"])
+	if bs >= ce || cs >= be {
+		t.Fatalf("B [%d, %d] and C [%d, %d] did not overlap", bs, be, cs, ce)
+	}
+	report, err := os.ReadFile(r.Node("D").Outputs["report"])
+	must(t, err)
+	for _, want := range []string{"ROW-1", "ROW-3", "1:row-1", "3:row-3"} {
+		if !strings.Contains(string(report), want) {
+			t.Fatalf("D's report lacks %q:\n%s", want, report)
+		}
+	}
+	// D started after both B and C finished.
+	if d := r.Node("D"); d.StartedAt.Before(*r.Node("B").FinishedAt) || d.StartedAt.Before(*r.Node("C").FinishedAt) {
+		t.Fatalf("D started before its inputs were ready: %+v", r.Nodes)
+	}
+
+	evs, err := pf.store.FindEvents(context.Background(), atrium.EventFilter{Types: []string{atrium.EventPipelineRunChanged, atrium.EventPipelineNodeChanged}, Limit: 1000})
+	must(t, err)
+	var runTo []string
+	nodeDone := map[string]bool{}
+	for _, e := range evs {
+		v := decodeData(t, e)
+		if e.Type == atrium.EventPipelineRunChanged {
+			runTo = append(runTo, v["to"].(string))
+		} else if v["to"] == atrium.NodeSucceeded {
+			nodeDone[v["node"].(string)] = true
+		}
+	}
+	if strings.Join(runTo, ",") != "Initialized,Running,Succeeded" || len(nodeDone) != 4 {
+		t.Fatalf("run events %v, node Succeeded events %v", runTo, nodeDone)
+	}
+	// The API shows them too, to a reader of the run.
+	resp := pf.do(t, pf.dev, "GET", pf.ws+"/events?types="+atrium.EventPipelineNodeChanged+"&resourceId="+r.ID, nil)
+	var list List[*EventView]
+	resp.decode(t, &list)
+	if len(list.Items) < 8 {
+		t.Fatalf("GET events: %d node events: %s", len(list.Items), resp.body)
+	}
+}
+
+// TestPipelineRerun is issue 8 acceptance 2: a failing C fails the run
+// (B still finishes, D is skipped); rerun with the parameter fixed by run
+// arguments re-executes only C and D — A's and B's jobs are not re-run.
+func TestPipelineRerun(t *testing.T) {
+	pf := newPipeFixture(t)
+	p := pf.createPipeline(t, diamondYAML(t))
+	r := pf.waitRun(t, pf.startRun(t, p.ID, map[string]any{"failC": true}).ID)
+	if r.Status != atrium.RunFailed || r.Node("C").Status != atrium.NodeFailed || r.Node("D").Status != atrium.NodeSkipped ||
+		r.Node("A").Status != atrium.NodeSucceeded || r.Node("B").Status != atrium.NodeSucceeded {
+		t.Fatalf("run %s (%s) nodes %+v", r.Status, r.ReasonMessage, r.Nodes)
+	}
+	before := map[string]string{}
+	for _, n := range r.Nodes {
+		before[n.Name] = n.JobID
+	}
+
+	// A guest may not rerun; a rerun of a live or succeeded run conflicts.
+	if resp := pf.do(t, pf.guest, "POST", pf.ws+"/pipeline-runs/"+r.ID+"/rerun", map[string]any{}); resp.status != 404 && resp.status != 403 {
+		t.Fatalf("guest rerun: %d %s", resp.status, resp.body)
+	}
+	if resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs/"+r.ID+"/rerun", map[string]any{"arguments": map[string]any{"failC": "no"}}); resp.status != 400 ||
+		resp.problem(t).Field != "arguments.failC" {
+		t.Fatalf("bad argument: %d %s", resp.status, resp.body)
+	}
+	resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs/"+r.ID+"/rerun", map[string]any{"arguments": map[string]any{"failC": false}})
+	if resp.status != 200 {
+		t.Fatalf("rerun: %d %s", resp.status, resp.body)
+	}
+	r = pf.waitRun(t, r.ID)
+	if r.Status != atrium.RunSucceeded || r.Attempt != 2 {
+		t.Fatalf("rerun: %s attempt %d (%s) nodes %+v", r.Status, r.Attempt, r.ReasonMessage, r.Nodes)
+	}
+	for _, name := range []string{"A", "B"} {
+		if n := r.Node(name); n.JobID != before[name] || len(n.PreviousJobIDs) != 0 || n.Attempt != 1 {
+			t.Fatalf("node %s was re-run: %+v (before: job %s)", name, n, before[name])
+		}
+	}
+	if c := r.Node("C"); c.JobID == before["C"] || len(c.PreviousJobIDs) != 1 || c.PreviousJobIDs[0] != before["C"] || c.Attempt != 2 {
+		t.Fatalf("node C: %+v", c)
+	}
+	jobs, total, err := pf.store.FindJobs(context.Background(), atrium.JobFilter{Limit: 100})
+	must(t, err)
+	perNode := map[string]int{}
+	for _, j := range jobs {
+		perNode[j.DisplayName[strings.LastIndex(j.DisplayName, "/")+1:]]++
+		if j.Attempt != 1 {
+			t.Fatalf("job %s (%s) was admitted %d times", j.ID, j.DisplayName, j.Attempt)
+		}
+	}
+	if total != 5 || perNode["A"] != 1 || perNode["B"] != 1 || perNode["C"] != 2 || perNode["D"] != 1 {
+		t.Fatalf("%d jobs, per node %v", total, perNode)
+	}
+	// The rerun's D read C's new output and B's old one.
+	report, err := os.ReadFile(r.Node("D").Outputs["report"])
+	must(t, err)
+	if !strings.Contains(string(report), "ROW-2") || !strings.Contains(string(report), "2:row-2") {
+		t.Fatalf("report:\n%s", report)
+	}
+}
+
+func decodeData(t *testing.T, e *atrium.Event) map[string]any {
+	t.Helper()
+	var m map[string]any
+	must(t, json.Unmarshal(e.Data, &m))
+	return m
+}
