@@ -101,6 +101,10 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"AlertRules", testAlertRules},
 		{"Deliveries", testDeliveries},
 		{"ClaimConcurrent", testClaimConcurrent},
+
+		{"Pipelines", testPipelines},
+		{"PipelineRuns", testPipelineRuns},
+		{"PipelineRunConcurrent", testPipelineRunConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
