@@ -81,7 +81,7 @@ func newRun(ws *atrium.Workspace, p *atrium.Pipeline, creator *atrium.User) *atr
 	return &atrium.PipelineRun{WorkspaceID: ws.ID, PipelineID: p.ID, PipelineVersion: p.Version, DisplayName: p.Name,
 		Creator: creator.ID, CreatorName: creator.Name, Arguments: map[string]any{"rows": float64(5)}, Spec: p.Spec,
 		Components: map[string]*atrium.PipelineComponent{"A": {Image: "img", CommandTemplate: "echo {{.rows}}"}},
-		Status: atrium.RunInitialized, ReasonCode: atrium.ReasonRunCreated, Nodes: atrium.NewPipelineNodes(&p.Spec),
+		Status:     atrium.RunInitialized, ReasonCode: atrium.ReasonRunCreated, Nodes: atrium.NewPipelineNodes(&p.Spec),
 		StatusHistory: []atrium.StatusChange{{Status: atrium.RunInitialized, ReasonCode: atrium.ReasonRunCreated}}}
 }
 
