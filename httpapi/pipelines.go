@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"atrium"
 	"atrium/authz"
@@ -79,6 +80,11 @@ func (c *call) readPipelineRequest() (*PipelineRequest, error) {
 	}
 	var req PipelineRequest
 	if err := atrium.ParsePipelineSpec(b, &req); err != nil {
+		if e := atrium.AsError(err); e != nil && strings.HasPrefix(e.Field, "PipelineSpec.") {
+			// The DAG's fields are the document's own: no Go type names.
+			field := strings.TrimPrefix(e.Field, "PipelineSpec.")
+			return nil, &atrium.Error{Code: e.Code, Field: field, Message: strings.Replace(e.Message, e.Field, field, 1)}
+		}
 		return nil, err
 	}
 	if err := checkAssetName("name", req.Name); err != nil {

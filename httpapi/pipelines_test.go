@@ -263,3 +263,67 @@ func decodeData(t *testing.T, e *atrium.Event) map[string]any {
 	must(t, json.Unmarshal(e.Data, &m))
 	return m
 }
+
+// Bad pipelines are 400 naming the node and port (or parameter), and
+// nothing is saved.
+func TestPipelineValidation(t *testing.T) {
+	pf := newPipeFixture(t)
+	job := `{jobType: CustomJob, command: "true", jobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 0.1, memory: 64Mi}}]}`
+	doc := func(params, nodes string) string {
+		return "name: bad\nparameters: [" + params + "]\nnodes:\n" + nodes
+	}
+	a := "  - {name: A, job: " + job + ", outputs: [{name: data, type: file}]}\n"
+	tests := []struct {
+		name, body, field, says string
+	}{
+		{"cycle", doc("", "  - {name: A, job: "+job+", inputs: [{name: x, type: file, from: B.out}], outputs: [{name: out, type: file}]}\n"+
+			"  - {name: B, job: "+job+", inputs: [{name: x, type: file, from: A.out}], outputs: [{name: out, type: file}]}\n"), "nodes[A]", "cycle"},
+		{"unwired input", doc("", a+"  - {name: B, job: "+job+", inputs: [{name: data, type: file}]}\n"), "nodes[B].inputs[data]", "neither wired"},
+		{"unknown source", doc("", a+"  - {name: B, job: "+job+", inputs: [{name: data, type: file, from: Z.data}]}\n"), "nodes[B].inputs[data].from", "not another node"},
+		{"unknown port", doc("", a+"  - {name: B, job: "+job+", inputs: [{name: data, type: file, from: A.nope}]}\n"), "nodes[B].inputs[data].from", `no output "nope"`},
+		{"type mismatch", doc("", a+"  - {name: B, job: "+job+", inputs: [{name: data, type: model, from: A.data}]}\n"), "nodes[B].inputs[data].from", "type model is wired to A.data of type file"},
+		{"bad default", doc("{name: count, type: int, default: x}", a), "parameters[0].default", "must be a int"},
+		{"unknown parameter", doc("", "  - {name: A, job: "+job+", params: {count: \"${nope}\"}}\n"), "nodes[A].params.count", "not a pipeline parameter"},
+		{"two bodies", doc("", "  - {name: A, job: "+job+", sql: {connectionId: conn-x, sql: select 1}}\n"), "nodes[A]", "exactly one of"},
+		{"bad job", doc("", "  - {name: A, job: {jobType: CustomJob, jobSpecs: []}}\n"), "nodes[A].job.jobSpecs", "at least one role"},
+		{"duplicate node", doc("", a+a), "nodes[1].name", "declared twice"},
+		{"missing algorithm", doc("", "  - {name: A, algorithm: {algorithmId: algo-none, version: 0.1.0}}\n"), "nodes[A].algorithm", "not found"},
+		{"unknown connection", doc("", "  - {name: Q, sql: {connectionId: conn-none, sql: select 1}}\n"), "nodes[Q].sql.connectionId", "not found"},
+		{"unknown field", "name: bad\nnodes: []\nextra: 1\n", "extra", "not a known field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipelines", tt.body)
+			p := resp.problem(t)
+			if resp.status != 400 || p.Field != tt.field || !strings.Contains(p.Detail, tt.says) {
+				t.Fatalf("status %d field %q detail %q; want 400 %q …%s…", resp.status, p.Field, p.Detail, tt.field, tt.says)
+			}
+		})
+	}
+	var list List[*atrium.Pipeline]
+	pf.do(t, pf.dev, "GET", pf.ws+"/pipelines", nil).decode(t, &list)
+	if list.TotalCount != 0 {
+		t.Fatalf("a bad pipeline was saved: %+v", list.Items)
+	}
+
+	// Run arguments are checked against the parameters' types; a guest
+	// reads pipelines but neither creates nor runs them.
+	p := pf.createPipeline(t, diamondYAML(t))
+	for args, field := range map[string]string{`{"rows": "three"}`: "arguments.rows", `{"nope": 1}`: "arguments.nope", `{"rows": 1.5}`: "arguments.rows"} {
+		resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs", `{"pipelineId": "`+p.ID+`", "arguments": `+args+`}`)
+		if resp.status != 400 || resp.problem(t).Field != field {
+			t.Fatalf("arguments %s: %d %s", args, resp.status, resp.body)
+		}
+	}
+	if resp := pf.do(t, pf.guest, "GET", pf.ws+"/pipelines/"+p.ID, nil); resp.status != 200 {
+		t.Fatalf("guest reads pipeline: %d", resp.status)
+	}
+	if resp := pf.do(t, pf.guest, "POST", pf.ws+"/pipeline-runs", map[string]any{"pipelineId": p.ID}); resp.status != 403 {
+		t.Fatalf("guest runs pipeline: %d %s", resp.status, resp.body)
+	}
+	runs, _, err := pf.store.FindPipelineRuns(context.Background(), atrium.PipelineRunFilter{})
+	must(t, err)
+	if len(runs) != 0 {
+		t.Fatalf("refused runs were created: %d", len(runs))
+	}
+}
