@@ -369,7 +369,11 @@ func formError(w http.ResponseWriter, v *view, err error) error {
 		return err
 	}
 	v.Error, v.Field = pe.Error(), pe.Field
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(pe.Status)
+	// Input the user can fix is shown on the form with 200 (browsers log
+	// every 4xx page as an error); refusals keep their status.
+	if pe.Status != http.StatusBadRequest && pe.Status != http.StatusConflict && pe.Status != http.StatusUnprocessableEntity {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(pe.Status)
+	}
 	return nil
 }

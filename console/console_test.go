@@ -187,7 +187,7 @@ func TestLoginCSRFAndRefusals(t *testing.T) {
 	}
 	// A wrong password says so on the form.
 	nonce := csrfOf(t, anon.get("/login"))
-	if p := anon.do("POST", "/login", url.Values{"_csrf": {nonce}, "name": {"olga"}, "password": {"nope"}}); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "invalid user name or password") {
+	if p := anon.do("POST", "/login", url.Values{"_csrf": {nonce}, "name": {"olga"}, "password": {"nope"}}); p.status != http.StatusOK || !strings.Contains(p.body, "invalid user name or password") || strings.Contains(p.body, `action="/logout"`) {
 		t.Errorf("wrong password: %d %.300s", p.status, p.body)
 	}
 

@@ -45,14 +45,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	if name == "" || pw == "" {
-		c.showLogin(w, r, "Enter your user name and password.", http.StatusBadRequest)
+		c.showLogin(w, r, "Enter your user name and password.", http.StatusOK)
 		return
 	}
 	tok, err := c.client(r, "").CreateTokenWithPassword(r.Context(), name, pw,
 		httpapi.CreateTokenRequest{Name: "console session", ExpiresIn: sessionTTL.String()})
 	if err != nil {
 		if pe, ok := err.(*httpapi.ProblemError); ok && pe.Status < 500 {
-			c.showLogin(w, r, pe.Detail, pe.Status)
+			// 200: a mistyped password is not a page error.
+			c.showLogin(w, r, pe.Detail, http.StatusOK)
 			return
 		}
 		c.fail(w, r, nil, err)

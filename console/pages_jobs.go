@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -184,7 +185,11 @@ func (c *Console) jobLogs(w http.ResponseWriter, r *http.Request, s *session) er
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a tail outlives the server write timeout
 	sw := &sseLines{w: w, flush: func() { _ = rc.Flush() }}
-	err := s.client.JobLogs(r.Context(), r.PathValue("ws"), r.PathValue("job"), r.URL.Query().Get("pod"), true, sw)
+	ws, id := r.PathValue("ws"), r.PathValue("job")
+	err := c.waitStarted(r.Context(), s, ws, id, func() { fmt.Fprint(w, ": waiting for the job to start\n\n"); _ = rc.Flush() })
+	if err == nil {
+		err = s.client.JobLogs(r.Context(), ws, id, r.URL.Query().Get("pod"), true, sw)
+	}
 	sw.end()
 	if err != nil && r.Context().Err() == nil {
 		fmt.Fprintf(w, "event: failure\ndata: %s\n\n", oneLine(err.Error()))
@@ -194,6 +199,30 @@ func (c *Console) jobLogs(w http.ResponseWriter, r *http.Request, s *session) er
 	_ = rc.Flush()
 	return nil
 }
+
+// waitStarted returns once the job has started or finished: the API has no
+// log to follow before, and a tail opened on a queued job should show the
+// first lines when they come rather than end at once.
+func (c *Console) waitStarted(ctx context.Context, s *session, ws, id string, beat func()) error {
+	for {
+		j, err := s.client.GetJob(ctx, ws, id)
+		if err != nil {
+			return err
+		}
+		if j.StartedAt != nil || atrium.JobFinished(j.Status) {
+			return nil
+		}
+		beat()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(logWaitPoll):
+		}
+	}
+}
+
+// logWaitPoll is how often a tail checks whether its job has started.
+const logWaitPoll = time.Second
 
 // sseLines turns a byte stream into one SSE data event per line.
 type sseLines struct {
