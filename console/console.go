@@ -249,6 +249,12 @@ func (v *view) Can(code string) bool {
 	return v.can(code, authz.Resource{Kind: "workspace"})
 }
 
+// CanCreate says whether the user may create something of their own with
+// code (grants of scope Own allow creating what one will own).
+func (v *view) CanCreate(code string) bool {
+	return v.can(code, authz.Resource{Kind: "target", OwnerID: v.sub.UserID})
+}
+
 // CanOn says whether the user may perform code on a target with this
 // owner and accessibility (jobs, assets, rules).
 func (v *view) CanOn(code, ownerID, accessibility string) bool {

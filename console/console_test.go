@@ -41,6 +41,9 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { db.Close() })
 	api := httpapi.NewServer(db, nil)
+	if api.Secrets, err = secret.NewBox(make([]byte, secret.KeySize)); err != nil {
+		t.Fatal(err)
+	}
 	ui, err := New(api, []byte("0123456789abcdef0123456789abcdef"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -380,5 +383,43 @@ func TestJobsPageQueryCount(t *testing.T) {
 	}
 	if !strings.Contains(p.body, "1000 job(s) match") || !strings.Contains(p.body, "Older jobs") {
 		t.Errorf("the page does not say how many jobs there are or link to the next page")
+	}
+}
+
+// TestAlertRuleForms: a bad CEL condition stays on the form with the
+// API's words and creates nothing; a good rule is created, and "send a
+// test" queues a delivery that the rule's page lists.
+func TestAlertRuleForms(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	csrf := b.login("dave")
+	ws := "/w/" + w.ws.ID
+	form := url.Values{"_csrf": {csrf}, "name": {"failures"}, "eventType": {atrium.EventJobStatusChanged},
+		"scope": {"Mine"}, "statuses": {"Failed"}, "cel": {`event.data.jobType ==`}, "targetType": {atrium.TargetWebhook},
+		"url": {"https://hooks.example.com/atrium"}, "secret": {"s3cret-signing-key"}}
+	p := b.do("POST", ws+"/alerts", form)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "filter.cel") || !strings.Contains(p.body, `value="failures"`) {
+		t.Fatalf("bad CEL: %d %s", p.status, p.body[strings.Index(p.body, "<main"):])
+	}
+	rules, err := w.db.FindAlertRules(context.Background(), w.ws.ID, "")
+	if err != nil || len(rules) != 0 {
+		t.Fatalf("a refused rule was stored: %v %v", rules, err)
+	}
+	form.Set("cel", `event.data.jobType == "PyTorchJob"`)
+	p = b.do("POST", ws+"/alerts", form)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("create rule: %d %s", p.status, p.body[strings.Index(p.body, "<main"):])
+	}
+	rulePage := strings.Split(p.header.Get("Location"), "?")[0]
+	p = b.do("POST", rulePage+"/test", url.Values{"_csrf": {csrf}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("test-send: %d %.1000s", p.status, p.body)
+	}
+	p = b.get(rulePage)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "(test)") || !strings.Contains(p.body, "(signed)") {
+		t.Errorf("rule page after a test-send: %d %.3000s", p.status, p.body)
+	}
+	if strings.Contains(p.body, "s3cret-signing-key") {
+		t.Errorf("the rule page shows the signing secret")
 	}
 }
