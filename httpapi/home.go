@@ -13,7 +13,7 @@ const homePage = `<!doctype html>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}
 code{background:#f1f3f5;padding:.1rem .3rem;border-radius:4px}a{color:#0b57d0}</style></head>
 <body><h1>Atrium is running</h1>
-<p>The web console is not part of this build yet. Everything it will show is
+<p>This server runs without its web console. Everything the console shows is
 available through the REST API and the <code>atrium</code> command line.</p>
 <ul>
 <li><a href="/api/v1/openapi.json">/api/v1/openapi.json</a> — the API, every operation with its permission code</li>
