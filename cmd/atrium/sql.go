@@ -83,15 +83,11 @@ func newSQLRunCmd(c *cli) *cobra.Command {
 			}
 			if wait {
 				s.message("submitted SQL job %s; waiting for it to end…", j.ID)
-				for !atrium.JobFinished(j.Status) {
-					select {
-					case <-s.ctx.Done():
-						return s.ctx.Err()
-					case <-time.After(500 * time.Millisecond):
-					}
-					if j, err = s.client.GetSQLJob(s.ctx, ws, j.ID); err != nil {
-						return err
-					}
+				if err := s.pollUntil(atrium.JobFinished(j.Status), func() (bool, error) {
+					j, err = s.client.GetSQLJob(s.ctx, ws, j.ID)
+					return err == nil && atrium.JobFinished(j.Status), err
+				}); err != nil {
+					return err
 				}
 			}
 			if err := s.print(j, func(w io.Writer) { sqlJobText(w, j) }); err != nil {
