@@ -18,6 +18,9 @@ const (
 	ECONFLICT        = "Conflict"
 	EUNAVAILABLE     = "Unavailable"
 	EINTERNAL        = "Internal"
+	// EFENCED: a write carried a lease generation that is no longer current
+	// (see WithFence); it never reaches API callers.
+	EFENCED = "Fenced"
 )
 
 // Error is an application error with a stable code. Field names the offending

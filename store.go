@@ -15,6 +15,7 @@ type Store interface {
 	EventService
 	AlertService
 	PipelineService
+	LeaseService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -254,7 +254,14 @@ func (db *DB) begin(ctx context.Context, write bool) (*txn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return &txn{tx: tx, d: db.d, now: db.Now(), queries: &db.queries}, nil
+	t := &txn{tx: tx, d: db.d, now: db.Now(), queries: &db.queries}
+	if write {
+		if err := fenceTx(ctx, t); err != nil {
+			t.Rollback()
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // Commit commits and, if the transaction wrote an audit line, marks the

@@ -24,6 +24,8 @@ type dialect struct {
 	// forUpdate locks the selected rows until commit. SQLite needs none: its
 	// write transactions already exclude each other (BEGIN IMMEDIATE).
 	forUpdate string
+	// forShare share-locks the selected rows until commit (PostgreSQL).
+	forShare string
 	// collate makes ORDER BY compare bytes, as SQLite does, so both engines
 	// sort the same whatever the PostgreSQL database's locale.
 	collate string
@@ -60,6 +62,7 @@ var postgresDialect = &dialect{
 	goose:      goose.DialectPostgres,
 	numbered:   true,
 	forUpdate:  " FOR UPDATE",
+	forShare:   " FOR SHARE",
 	collate:    ` COLLATE "C"`,
 	lockUsers:  "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
 	lockQuotas: "LOCK TABLE quotas IN SHARE ROW EXCLUSIVE MODE",

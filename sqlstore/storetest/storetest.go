@@ -102,6 +102,9 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"Deliveries", testDeliveries},
 		{"ClaimConcurrent", testClaimConcurrent},
 
+		{"Leases", testLeases},
+		{"LeaseConcurrent", testLeaseConcurrent},
+
 		{"Pipelines", testPipelines},
 		{"PipelineRuns", testPipelineRuns},
 		{"PipelineRunConcurrent", testPipelineRunConcurrent},
