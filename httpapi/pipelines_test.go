@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"atrium"
 	"atrium/dispatch"
 	"atrium/executor"
 	"atrium/executor/local"
 	"atrium/pipeline"
 	"atrium/resource"
+	"atrium/sqlstore"
 )
 
 // pipeFixture is a workspace with a developer and a guest over a local
@@ -28,9 +32,9 @@ type pipeFixture struct {
 	ctl        *pipeline.Controller
 }
 
-func newPipeFixture(t *testing.T) *pipeFixture {
+func newPipeFixture(t *testing.T, engine string) *pipeFixture {
 	t.Helper()
-	f := setup(t)
+	f := setupOn(t, engine)
 	ctx := context.Background()
 	lead, _ := f.user(t, "lead")
 	dev, devTok := f.user(t, "dev")
@@ -140,8 +144,10 @@ func interval(t *testing.T, path string) (int64, int64) {
 // A's file into B and C, which run concurrently (their own recorded
 // intervals overlap), D sees both outputs, the run ends Succeeded and
 // events arrive for the run and for each node.
-func TestPipelineDiamond(t *testing.T) {
-	pf := newPipeFixture(t)
+func TestPipelineDiamond(t *testing.T) { forEngines(t, testPipelineDiamond) }
+
+func testPipelineDiamond(t *testing.T, engine string) {
+	pf := newPipeFixture(t, engine)
 	p := pf.createPipeline(t, diamondYAML(t))
 	r := pf.startRun(t, p.ID, nil)
 	if r.Status != atrium.RunInitialized || len(r.Nodes) != 4 {
@@ -200,8 +206,10 @@ func TestPipelineDiamond(t *testing.T) {
 // TestPipelineRerun is issue 8 acceptance 2: a failing C fails the run
 // (B still finishes, D is skipped); rerun with the parameter fixed by run
 // arguments re-executes only C and D — A's and B's jobs are not re-run.
-func TestPipelineRerun(t *testing.T) {
-	pf := newPipeFixture(t)
+func TestPipelineRerun(t *testing.T) { forEngines(t, testPipelineRerun) }
+
+func testPipelineRerun(t *testing.T, engine string) {
+	pf := newPipeFixture(t, engine)
 	p := pf.createPipeline(t, diamondYAML(t))
 	r := pf.waitRun(t, pf.startRun(t, p.ID, map[string]any{"failC": true}).ID)
 	if r.Status != atrium.RunFailed || r.Node("C").Status != atrium.NodeFailed || r.Node("D").Status != atrium.NodeSkipped ||
@@ -267,7 +275,7 @@ func decodeData(t *testing.T, e *atrium.Event) map[string]any {
 // Bad pipelines are 400 naming the node and port (or parameter), and
 // nothing is saved.
 func TestPipelineValidation(t *testing.T) {
-	pf := newPipeFixture(t)
+	pf := newPipeFixture(t, "sqlite")
 	job := `{jobType: CustomJob, command: "true", jobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 0.1, memory: 64Mi}}]}`
 	doc := func(params, nodes string) string {
 		return "name: bad\nparameters: [" + params + "]\nnodes:\n" + nodes
@@ -326,4 +334,44 @@ func TestPipelineValidation(t *testing.T) {
 	if len(runs) != 0 {
 		t.Fatalf("refused runs were created: %d", len(runs))
 	}
+}
+
+// forEngines runs fn on SQLite, and on PostgreSQL when ATRIUM_TEST_POSTGRES
+// is set.
+func forEngines(t *testing.T, fn func(t *testing.T, engine string)) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			if engine == "postgres" && os.Getenv("ATRIUM_TEST_POSTGRES") == "" {
+				t.Skip("ATRIUM_TEST_POSTGRES is not set")
+			}
+			fn(t, engine)
+		})
+	}
+}
+
+// setupOn is setup on engine: SQLite, or a fresh schema of the
+// ATRIUM_TEST_POSTGRES database, dropped when the test ends.
+func setupOn(t *testing.T, engine string) *fixture {
+	t.Helper()
+	if engine == "sqlite" {
+		return setup(t)
+	}
+	base := os.Getenv("ATRIUM_TEST_POSTGRES")
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	must(t, err)
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	schema := "test_" + strings.TrimPrefix(atrium.NewID("x-"), "x-")
+	_, err = admin.Exec(ctx, "CREATE SCHEMA "+schema)
+	must(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	u, err := url.Parse(base)
+	must(t, err)
+	q := u.Query()
+	q.Set("search_path", schema) // pgx sends unknown url parameters as runtime parameters
+	u.RawQuery = q.Encode()
+	db, err := sqlstore.Open(ctx, u.String())
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
+	return setupWith(t, db)
 }

@@ -53,6 +53,12 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return setupWith(t, db)
+}
+
+// setupWith is setup over a given store (PostgreSQL in some tests).
+func setupWith(t *testing.T, db atrium.Store) *fixture {
+	t.Helper()
 	logs := &syncBuffer{}
 	api := NewServer(db, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv := httptest.NewServer(api)
