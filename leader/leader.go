@@ -1,0 +1,124 @@
+// Package leader runs work on exactly one replica at a time: it campaigns
+// for a lease in the database, runs the work while it holds it (with every
+// store write fenced by the lease's generation), renews it, and stops the
+// work as soon as it can no longer be sure it holds it.
+package leader
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"atrium"
+)
+
+// Config says what to campaign for.
+type Config struct {
+	Store  atrium.LeaseService
+	Name   string // lease name, e.g. "scheduler"
+	Holder string // this replica; default Identity()
+	// TTL is how long a lease outlives its holder's last renewal: another
+	// replica takes over at most TTL (plus one retry) after a crash.
+	TTL    time.Duration
+	Logger *slog.Logger
+}
+
+// DefaultTTL gives a takeover within about 7 s of a leader's death.
+const DefaultTTL = 6 * time.Second
+
+// Identity names this process among replicas: host, pid and a random part
+// (a restarted process is a new holder).
+func Identity() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Run campaigns until ctx ends. Each time it wins, it calls lead with a
+// context that carries the lease as a fence and is cancelled when the lease
+// is lost; lead must return when that context ends. On shutdown the lease
+// is released so another replica takes over at once.
+func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) {
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = Identity()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	retry := max(cfg.TTL/6, 100*time.Millisecond)
+	for {
+		l, err := cfg.Store.AcquireLease(ctx, cfg.Name, cfg.Holder, cfg.TTL)
+		if err == nil {
+			cfg.Logger.Info("leading", "lease", cfg.Name, "generation", l.Generation, "holder", cfg.Holder)
+			hold(ctx, cfg, l, lead)
+			if ctx.Err() != nil {
+				return
+			}
+			cfg.Logger.Warn("lost the lead", "lease", cfg.Name, "generation", l.Generation)
+		} else if atrium.ErrorCode(err) != atrium.ECONFLICT && ctx.Err() == nil {
+			cfg.Logger.Warn("cannot campaign for the lease", "lease", cfg.Name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
+}
+
+// hold runs lead while renewing l, and returns when l is lost or ctx ends.
+func hold(ctx context.Context, cfg Config, l *atrium.Lease, lead func(context.Context)) {
+	lctx, cancel := context.WithCancel(atrium.WithFence(ctx, l))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lead(lctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+		if ctx.Err() != nil {
+			rctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer stop()
+			if err := cfg.Store.ReleaseLease(rctx, l); err != nil {
+				cfg.Logger.Warn("cannot release the lease", "lease", cfg.Name, "err", err)
+			}
+		}
+	}()
+	tick := time.NewTicker(cfg.TTL / 3)
+	defer tick.Stop()
+	// Stop leading a margin before the lease could expire unrenewed: then
+	// nobody else can have it while this replica still acts.
+	deadline := time.Now().Add(cfg.TTL - cfg.TTL/4)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return // the work ended by itself
+		case <-tick.C:
+		}
+		start := time.Now()
+		next, err := cfg.Store.RenewLease(ctx, l, cfg.TTL)
+		switch {
+		case err == nil:
+			*l = *next
+			deadline = start.Add(cfg.TTL - cfg.TTL/4)
+		case atrium.ErrorCode(err) == atrium.EFENCED:
+			return
+		default:
+			cfg.Logger.Warn("cannot renew the lease", "lease", cfg.Name, "err", err)
+			if time.Now().After(deadline) {
+				return
+			}
+		}
+	}
+}
