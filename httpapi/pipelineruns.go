@@ -88,10 +88,22 @@ func createRun(c *call) (any, error) {
 // checkNodeJobs builds the job of every job or algorithm node in names
 // (nil: all) as the controller will, so a spec the workspace's policy
 // refuses (priority cap, quota, runtime cap) is a 400 naming the node now
-// rather than a failed node later. Nothing is written.
+// rather than a failed node later, and checks that the caller may submit
+// SQL jobs when a SQL node is among them. Nothing is written.
 func (c *call) checkNodeJobs(r *atrium.PipelineRun, names []string) error {
 	for _, n := range r.Spec.Nodes {
-		if n.SQL != nil || (names != nil && !contains(names, n.Name)) {
+		if names != nil && !contains(names, n.Name) {
+			continue
+		}
+		if n.SQL != nil && names == nil {
+			// A SQL node is a SQL job of the run's creator: only those who
+			// may submit SQL jobs start runs holding one (SPEC §2); a rerun
+			// submits it again as the same creator.
+			if err := c.authorize("MaxCompute:CreateSQLJob", authz.Resource{Kind: "workspace", WorkspaceID: c.ws.ID, ID: c.ws.ID}); err != nil {
+				return err
+			}
+		}
+		if n.SQL != nil {
 			continue
 		}
 		spec, err := r.NodeJobSpec(n.Name, "/run")

@@ -375,3 +375,98 @@ func setupOn(t *testing.T, engine string) *fixture {
 	t.Cleanup(func() { db.Close() })
 	return setupWith(t, db)
 }
+
+// An algorithm node runs its version's command template with the node's
+// params (from a run argument) and its input wired from an inline job; an
+// optional node's failure does not fail the run, and nodes after it
+// (dependsOn) still run.
+func TestPipelineAlgorithmAndOptionalNodes(t *testing.T) {
+	pf := newPipeFixture(t, "sqlite")
+	resp := pf.do(t, pf.dev, "POST", pf.ws+"/algorithms", map[string]any{"name": "counter"})
+	if resp.status != 201 {
+		t.Fatalf("algorithm: %d %s", resp.status, resp.body)
+	}
+	var algo map[string]any
+	resp.decode(t, &algo)
+	algoID := algo["algorithmId"].(string)
+	resp = pf.do(t, pf.dev, "POST", pf.ws+"/algorithms/"+algoID+"/versions", map[string]any{
+		"image":           "busybox:1.36",
+		"commandTemplate": `n=0; while read -r l; do n=$((n+1)); done < "$ATRIUM_INPUT_rows"; echo "{{.label}}=$n" > "$ATRIUM_OUTPUT_count"`,
+		"params":          []map[string]any{{"name": "label", "type": "string", "default": "rows"}},
+		"inputs":          []map[string]any{{"name": "rows", "type": "file"}},
+		"outputs":         []map[string]any{{"name": "count", "type": "file"}}})
+	if resp.status != 201 {
+		t.Fatalf("algorithm version: %d %s", resp.status, resp.body)
+	}
+	job := func(cmd string) string {
+		return `{jobType: CustomJob, command: '` + cmd + `', jobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 0.1, memory: 64Mi}}]}`
+	}
+	doc := func(labelParam string) string {
+		return `name: counting
+parameters: [{name: what, type: string, default: lines}]
+nodes:
+  - {name: A, outputs: [{name: data, type: file}], job: ` + job(`printf "x\ny\nz\n" > "$ATRIUM_OUTPUT_data"`) + `}
+  - {name: Count, algorithm: {algorithmId: ` + algoID + `, version: 0.1.0}, params: {label: ` + labelParam + `}, inputs: [{name: rows, from: A.data}]}
+  - {name: Flaky, optional: true, dependsOn: [A], job: ` + job(`exit 1`) + `}
+  - {name: Last, dependsOn: [Count, Flaky], inputs: [{name: counted, type: file, from: Count.count}], outputs: [{name: copy, type: file}], job: ` + job(`cp "$ATRIUM_INPUT_counted" "$ATRIUM_OUTPUT_copy"`) + `}
+`
+	}
+	bad := pf.do(t, pf.dev, "POST", pf.ws+"/pipelines", doc("3"))
+	if p := bad.problem(t); bad.status != 400 || p.Field != "nodes[Count].params.label" {
+		t.Fatalf("int for a string param: %d %s", bad.status, bad.body)
+	}
+	p := pf.createPipeline(t, doc(`"${what}"`))
+	r := pf.waitRun(t, pf.startRun(t, p.ID, map[string]any{"what": "letters"}).ID)
+	if r.Status != atrium.RunSucceeded || r.Node("Flaky").Status != atrium.NodeFailed || r.Node("Last").Status != atrium.NodeSucceeded {
+		t.Fatalf("run %s (%s) nodes %+v", r.Status, r.ReasonMessage, r.Nodes)
+	}
+	got, err := os.ReadFile(r.Node("Last").Outputs["copy"])
+	must(t, err)
+	if strings.TrimSpace(string(got)) != "letters=3" {
+		t.Fatalf("Last copied %q", got)
+	}
+	j, err := pf.store.FindJobByID(context.Background(), r.Node("Count").JobID)
+	must(t, err)
+	if j.Spec.JobSpecs[0].Image != "busybox:1.36" || j.Kind != atrium.KindDLC || j.QuotaID != atrium.PublicQuotaID {
+		t.Fatalf("algorithm node job %+v", j)
+	}
+}
+
+// Terminate stops the running node's job and skips the rest: the run ends
+// Terminated; terminating it again conflicts.
+func TestPipelineTerminate(t *testing.T) {
+	pf := newPipeFixture(t, "sqlite")
+	job := `{jobType: CustomJob, command: "sleep 600", jobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 0.1, memory: 64Mi}}]}`
+	p := pf.createPipeline(t, "name: long\nnodes:\n  - {name: Hold, job: "+job+"}\n  - {name: Next, dependsOn: [Hold], job: "+job+"}\n")
+	r := pf.startRun(t, p.ID, nil)
+	deadline := time.Now().Add(time.Minute)
+	for r.Node("Hold").Status != atrium.NodeRunning {
+		if time.Now().After(deadline) {
+			t.Fatalf("Hold never ran: %+v", r.Nodes)
+		}
+		time.Sleep(50 * time.Millisecond)
+		pf.do(t, pf.dev, "GET", pf.ws+"/pipeline-runs/"+r.ID, nil).decode(t, r)
+	}
+	if resp := pf.do(t, pf.guest, "POST", pf.ws+"/pipeline-runs/"+r.ID+"/terminate", nil); resp.status != 404 {
+		t.Fatalf("guest terminate: %d %s", resp.status, resp.body)
+	}
+	resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs/"+r.ID+"/terminate", nil)
+	if resp.status != 200 {
+		t.Fatalf("terminate: %d %s", resp.status, resp.body)
+	}
+	r = pf.waitRun(t, r.ID)
+	if r.Status != atrium.RunTerminated || r.Node("Hold").Status != atrium.NodeTerminated || r.Node("Next").Status != atrium.NodeTerminated || r.Node("Next").JobID != "" {
+		t.Fatalf("run %s nodes %+v", r.Status, r.Nodes)
+	}
+	j, err := pf.store.FindJobByID(context.Background(), r.Node("Hold").JobID)
+	must(t, err)
+	if j.Status != atrium.JobStopped {
+		t.Fatalf("Hold's job is %s", j.Status)
+	}
+	if resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs/"+r.ID+"/terminate", nil); resp.status != 409 {
+		t.Fatalf("terminate again: %d %s", resp.status, resp.body)
+	}
+	if resp := pf.do(t, pf.dev, "DELETE", pf.ws+"/pipeline-runs/"+r.ID, nil); resp.status != 204 {
+		t.Fatalf("delete: %d %s", resp.status, resp.body)
+	}
+}
