@@ -116,13 +116,15 @@ func (s *Service) Start(ctx context.Context) {
 	}()
 }
 
-// Stop ends the background loop and waits for the pass in flight.
+// Stop ends the background loop and waits for the pass in flight; a second
+// Stop does nothing.
 func (s *Service) Stop() {
 	if s.stop == nil {
 		return
 	}
 	close(s.stop)
 	<-s.done
+	s.stop = nil // Start may run the loop again (a regained lead)
 }
 
 // Pass reconciles running jobs with their executors, applies timeouts, runs

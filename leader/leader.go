@@ -8,9 +8,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"atrium"
@@ -63,7 +67,11 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context)) {
 				return
 			}
 			cfg.Logger.Warn("lost the lead", "lease", cfg.Name, "generation", l.Generation)
-		} else if atrium.ErrorCode(err) != atrium.ECONFLICT && ctx.Err() == nil {
+		} else if atrium.ErrorCode(err) == atrium.ECONFLICT {
+			if freed := freeDeadHolder(ctx, cfg); freed {
+				continue // campaign again at once
+			}
+		} else if ctx.Err() == nil {
 			cfg.Logger.Warn("cannot campaign for the lease", "lease", cfg.Name, "err", err)
 		}
 		select {
@@ -121,4 +129,33 @@ func hold(ctx context.Context, cfg Config, l *atrium.Lease, lead func(context.Co
 			}
 		}
 	}
+}
+
+// freeDeadHolder releases the lease when its holder is a process of this
+// host that no longer exists (this server before a crash and restart), so a
+// restart does not wait out the TTL. It reports whether it freed the lease.
+func freeDeadHolder(ctx context.Context, cfg Config) bool {
+	cur, err := cfg.Store.FindLease(ctx, cfg.Name)
+	if err != nil || !deadLocal(cur.Holder) {
+		return false
+	}
+	if err := cfg.Store.ReleaseLease(ctx, cur); err != nil {
+		return false
+	}
+	cfg.Logger.Info("took over the lease of a process that exited", "lease", cfg.Name, "holder", cur.Holder)
+	return true
+}
+
+// deadLocal: holder names a process of this host (see Identity) that is gone.
+func deadLocal(holder string) bool {
+	parts := strings.Split(holder, "/")
+	host, _ := os.Hostname()
+	if len(parts) != 3 || parts[0] != host {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

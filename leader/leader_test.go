@@ -2,6 +2,10 @@ package leader
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -120,5 +124,48 @@ func TestLeadStopsWhenLeaseIsLost(t *testing.T) {
 	}
 	if _, err := db.FindUserByName(ctx, "late"); atrium.ErrorCode(err) != atrium.ENOTFOUND {
 		t.Errorf("the fenced write landed: %v", err)
+	}
+}
+
+// TestRestartTakesOverAtOnce: a lease held by a process of this host that
+// has exited (a crashed server) is freed at once for the restarted one.
+func TestRestartTakesOverAtOnce(t *testing.T) {
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlstore.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	dead := fmt.Sprintf("%s/%d/deadbeef", host, gone.Process.Pid)
+	if _, err := db.AcquireLease(ctx, "scheduler", dead, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// A live holder elsewhere is left alone.
+	if _, err := db.AcquireLease(ctx, "other", "elsewhere/1/cafe", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if freeDeadHolder(ctx, Config{Store: db, Name: "other", Logger: slog.New(slog.DiscardHandler)}) {
+		t.Error("freed a lease of another host")
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	led := make(chan int64, 1)
+	go Run(rctx, Config{Store: db, Name: "scheduler", TTL: time.Hour}, func(lctx context.Context) {
+		l, _ := atrium.FenceFrom(lctx)
+		led <- l.Generation
+		<-lctx.Done()
+	})
+	defer cancel()
+	select {
+	case gen := <-led:
+		if gen != 2 {
+			t.Errorf("generation %d after taking over, want 2", gen)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted replica waits for the dead holder's lease")
 	}
 }

@@ -34,7 +34,8 @@ func (r *jobRuntime) Executor(backend string) (executor.Executor, bool) {
 func (r *jobRuntime) stop() { r.loop.Stop() }
 
 // startJobs starts the executors this host can run — always the local one,
-// Slurm when its client (sbatch) is installed — and the scheduling loop.
+// Slurm when its client (sbatch) is installed — and prepares the
+// scheduling loop.
 func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slog.Logger) (*jobRuntime, error) {
 	lx, err := local.New(filepath.Join(dataDir, "pods"), logger.With("executor", "local"))
 	if err != nil {
@@ -54,7 +55,7 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 	if err != nil {
 		return nil, err
 	}
-	loop.Start(ctx)
+	// serve starts the loop on the replica that leads (package leader).
 	return &jobRuntime{store: db, loop: loop, executors: exs}, nil
 }
 

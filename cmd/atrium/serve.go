@@ -17,6 +17,7 @@ import (
 	"atrium"
 	"atrium/console"
 	"atrium/hostcap"
+	"atrium/leader"
 	"atrium/httpapi"
 	"atrium/secret"
 	"atrium/sqlrunner"
@@ -121,14 +122,23 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if api.Console, err = console.New(api, key, logger); err != nil {
 		return err
 	}
-	// SQL jobs run in package sqlrunner; it stops (cancelling running
-	// queries) before the database closes.
+	// SQL jobs run in package sqlrunner.
 	sqlRun := sqlrunner.New(db, box, logger)
-	sqlCtx, sqlStop := context.WithCancel(ctx)
-	sqlDone := make(chan struct{})
-	go func() { defer close(sqlDone); sqlRun.Run(sqlCtx) }()
-	defer func() { sqlStop(); <-sqlDone }()
 	api.SQL = sqlRun
+	// The scheduling loop and the SQL runner write as one: on one replica
+	// at a time, the holder of the "scheduler" lease, fenced by it. They
+	// stop (cancelling running queries) before the database closes.
+	leadCtx, leadStop := context.WithCancel(ctx)
+	leadDone := make(chan struct{})
+	go func() {
+		defer close(leadDone)
+		leader.Run(leadCtx, leader.Config{Store: db, Name: "scheduler", Logger: logger.With("service", "leader")}, func(lctx context.Context) {
+			jobs.loop.Start(lctx)
+			sqlRun.Run(lctx) // until the lead ends
+			jobs.loop.Stop()
+		})
+	}()
+	defer func() { leadStop(); <-leadDone }()
 	pipes, err := startPipelines(ctx, db, cfg.dataDir, jobs, sqlRun, logger)
 	if err != nil {
 		return err
