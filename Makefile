@@ -33,6 +33,18 @@ lint: ## gofmt and go vet
 bench: ## Run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# Fuzz targets as package:Name; go test fuzzes one target per run.
+FUZZTIME ?= 30s
+FUZZ_TARGETS ?= .:FuzzJobSpec ./resource:FuzzParseCPU ./resource:FuzzParseMemory ./resource:FuzzSpec \
+	./filter:FuzzParse ./filter:FuzzCompile ./alertcel:FuzzCompile ./httpapi:FuzzDecodeJSON
+
+.PHONY: fuzz
+fuzz: ## Fuzz each target for FUZZTIME (default 30s), one after another
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "--- fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
+
 .PHONY: ci
 ci: ## What CI runs: start PostgreSQL and Slurm, then make test (needs root)
 	./.ci/run

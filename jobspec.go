@@ -163,7 +163,16 @@ func specDecodeError(err error, what string) error {
 		}
 		return FieldErrorf(field, "has the wrong type: got %s, want %s", typ.Value, typ.Type.String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return FieldErrorf(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field of %s", what)
+		// encoding/json quotes the key with %q; show the key as sent.
+		quoted := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, uerr := strconv.Unquote(quoted)
+		if uerr != nil {
+			name = strings.Trim(quoted, `"`)
+		}
+		if name == "" { // an empty key ({"": 1}) has no name to show
+			return FieldErrorf("spec", "has a field with an empty name, which is not a known field of %s", what)
+		}
+		return FieldErrorf(name, "is not a known field of %s", what)
 	}
 	if e := AsError(err); e != nil {
 		return e

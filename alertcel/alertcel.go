@@ -70,7 +70,7 @@ func Compile(expr string) (*Program, error) {
 		first := errs[0]
 		loc := first.Location
 		out := &Error{Msg: first.Message}
-		if loc != nil && loc.Line() > 0 {
+		if loc != nil && loc.Line() > 0 && loc.Column() >= 0 { // -1: CEL knows no column
 			out.Line, out.Column = loc.Line(), loc.Column()+1
 		}
 		return nil, out

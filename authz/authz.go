@@ -135,33 +135,65 @@ func (a *Authorizer) Permissions() []*Permission { return table }
 // may not even see the workspace or the target; EFORBIDDEN naming the
 // missing permission code otherwise.
 func (a *Authorizer) Authorize(sub Subject, code string, res Resource) error {
-	p, ok := a.perms[code]
-	if !ok {
+	p, v := a.decide(&sub, code, &res)
+	switch v {
+	case allow:
+		return nil
+	case unknownCode:
 		return fmt.Errorf("authz: unknown permission code %q", code) // a programming error: Internal
-	}
-	if p.Level == Workspace && !sub.Member && !slices.Contains(sub.PlatformRoles, atrium.RoleResourceAdmin) {
+	case noWorkspace:
 		return atrium.Errorf(atrium.ENOTFOUND, "workspace %q not found", res.WorkspaceID)
-	}
-	if p.Read != "" && p.Read != code && !a.allowed(sub, a.perms[p.Read], res) {
+	case hidden:
 		return notFound(res)
-	}
-	if !a.allowed(sub, p, res) {
-		if p.Read == code {
-			return notFound(res)
-		}
-		return &atrium.Error{Code: atrium.EFORBIDDEN, Permission: code,
-			Message: fmt.Sprintf("permission %s is required%s", code, scopeHint(p, sub, res))}
-	}
-	if p.SeparateFromOwner && res.RequireSeparateApprover && res.OwnerID != "" && res.OwnerID == sub.UserID {
+	case sameOwner:
 		return &atrium.Error{Code: atrium.EFORBIDDEN, Permission: code,
 			Message: fmt.Sprintf("permission %s: the workspace requires a separate approver (requireSeparateApprover) and you created this %s", code, res.Kind)}
 	}
-	return nil
+	return &atrium.Error{Code: atrium.EFORBIDDEN, Permission: code,
+		Message: fmt.Sprintf("permission %s is required%s", code, scopeHint(p, sub, res))}
 }
 
-// Allowed is Authorize as a bool, for filtering lists and offering actions.
+// Allowed is Authorize as a bool, for filtering lists and offering actions;
+// it builds no error, so it allocates nothing either way.
 func (a *Authorizer) Allowed(sub Subject, code string, res Resource) bool {
-	return a.Authorize(sub, code, res) == nil
+	_, v := a.decide(&sub, code, &res)
+	return v == allow
+}
+
+// verdict is a decision before it becomes an error.
+type verdict uint8
+
+const (
+	allow verdict = iota
+	unknownCode
+	noWorkspace // not a member: the workspace does not exist for sub
+	hidden      // the read code denies: the target does not exist for sub
+	forbidden
+	sameOwner // requireSeparateApprover and sub created the target
+)
+
+// decide is the whole decision; pointers keep the hot path copy-free.
+func (a *Authorizer) decide(sub *Subject, code string, res *Resource) (*Permission, verdict) {
+	p, ok := a.perms[code]
+	if !ok {
+		return nil, unknownCode
+	}
+	if p.Level == Workspace && !sub.Member && !slices.Contains(sub.PlatformRoles, atrium.RoleResourceAdmin) {
+		return p, noWorkspace
+	}
+	if p.Read != "" && p.Read != code && !a.allowed(sub, a.perms[p.Read], res) {
+		return p, hidden
+	}
+	if !a.allowed(sub, p, res) {
+		if p.Read == code {
+			return p, hidden
+		}
+		return p, forbidden
+	}
+	if p.SeparateFromOwner && res.RequireSeparateApprover && res.OwnerID != "" && res.OwnerID == sub.UserID {
+		return p, sameOwner
+	}
+	return p, allow
 }
 
 // ScopeOf returns the union of scopes sub holds for code, ignoring targets.
@@ -170,10 +202,10 @@ func (a *Authorizer) ScopeOf(sub Subject, code string) Scope {
 	if !ok {
 		return 0
 	}
-	return a.scope(sub, p)
+	return a.scope(&sub, p)
 }
 
-func (a *Authorizer) scope(sub Subject, p *Permission) Scope {
+func (a *Authorizer) scope(sub *Subject, p *Permission) Scope {
 	s := p.Grants[Authenticated]
 	for _, r := range sub.PlatformRoles {
 		s |= p.Grants[r]
@@ -187,7 +219,7 @@ func (a *Authorizer) scope(sub Subject, p *Permission) Scope {
 	return s
 }
 
-func (a *Authorizer) allowed(sub Subject, p *Permission, res Resource) bool {
+func (a *Authorizer) allowed(sub *Subject, p *Permission, res *Resource) bool {
 	s := a.scope(sub, p)
 	switch {
 	case s&All != 0:
@@ -211,7 +243,7 @@ func notFound(res Resource) error {
 // scopeHint explains a denial where the caller holds the code, but not over
 // this target (e.g. "only on targets you own").
 func scopeHint(p *Permission, sub Subject, res Resource) string {
-	s := (&Authorizer{}).scope(sub, p)
+	s := (&Authorizer{}).scope(&sub, p)
 	switch {
 	case s == 0:
 		return ""

@@ -61,7 +61,15 @@ func jsonError(err error) error {
 		}
 		return atrium.FieldErrorf(field, "must be %s, got JSON %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		// encoding/json quotes the key with %q; show the key as sent.
+		quoted := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, uerr := strconv.Unquote(quoted)
+		if uerr != nil {
+			name = strings.Trim(quoted, `"`)
+		}
+		if name == "" { // an empty key ({"": 1}) has no name to show
+			return atrium.FieldErrorf("body", "has a field with an empty name, which is not a known field")
+		}
 		return atrium.FieldErrorf(name, "is not a known field")
 	}
 	return atrium.FieldErrorf("body", "cannot be decoded: %v", err)

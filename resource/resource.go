@@ -212,8 +212,11 @@ func ParseCPU(s string) (int64, error) {
 		}
 		return n, nil
 	}
+	if !isDecimal(s) {
+		return 0, fmt.Errorf("%q is not a CPU quantity: use cores (4, 0.5) or millicores (500m)", s)
+	}
 	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() < 0 || strings.ContainsAny(s, "eE/") {
+	if !ok {
 		return 0, fmt.Errorf("%q is not a CPU quantity: use cores (4, 0.5) or millicores (500m)", s)
 	}
 	r.Mul(r, big.NewRat(1000, 1))
@@ -224,6 +227,24 @@ func ParseCPU(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return r.Num().Int64(), nil
+}
+
+// isDecimal reports whether s is a plain decimal number ("4", "0.5", ".5").
+// big.Rat also reads fractions, exponents and 0x/0b forms ("1p40"), which
+// are not quantities, and whose exponents can make it allocate without bound.
+func isDecimal(s string) bool {
+	digits, dots := 0, 0
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 var memorySuffixes = []struct {
@@ -244,8 +265,11 @@ func ParseMemory(s string) (int64, error) {
 			break
 		}
 	}
+	if !isDecimal(num) {
+		return 0, fmt.Errorf("%q is not a memory quantity: use bytes or a suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. 16Gi", s)
+	}
 	r, ok := new(big.Rat).SetString(num)
-	if !ok || r.Sign() < 0 || strings.ContainsAny(num, "eE/") {
+	if !ok {
 		return 0, fmt.Errorf("%q is not a memory quantity: use bytes or a suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. 16Gi", s)
 	}
 	r.Mul(r, new(big.Rat).SetInt64(mult))
@@ -266,7 +290,9 @@ func FormatCPU(m int64) string {
 	case m < 1000:
 		return strconv.FormatInt(m, 10) + "m"
 	}
-	return strconv.FormatFloat(float64(m)/1000, 'f', -1, 64)
+	// Integer arithmetic: a float64 loses millicores above 2^53.
+	frac := strings.TrimRight(fmt.Sprintf("%03d", m%1000), "0")
+	return strconv.FormatInt(m/1000, 10) + "." + frac
 }
 
 // FormatMemory renders bytes with the largest exact binary suffix: "16Gi".
