@@ -3,6 +3,7 @@ package atrium
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -73,6 +74,8 @@ func (r *PipelineRun) NodeJobSpec(name, runDir string) (*JobSpec, error) {
 	outs := n.Outputs
 	if n.Job != nil {
 		spec = *n.Job
+		// The job's policy fills in its roles (gpuType); the run's spec stays.
+		spec.JobSpecs = slices.Clone(n.Job.JobSpecs)
 		spec.Envs = map[string]string{}
 		for k, v := range n.Job.Envs {
 			spec.Envs[k] = v

@@ -237,15 +237,14 @@ func (n *PipelineNodeSpec) validate(params map[string]string, outputs map[string
 		}
 	}
 	if n.Job != nil {
-		probe := *n.Job
-		probe.Envs = nil // the node's own envs are checked with the params below
+		probe := *n.Job // Normalize fills defaults; the saved spec stays as written
 		if err := probe.Normalize(); err != nil {
 			e := AsError(err)
-			return FieldErrorf(nodeField(n.Name, ".job."+e.Field), "node %s: %s", n.Name, e.Message)
+			return FieldErrorf(nodeField(n.Name, ".job."+e.Field), "node %s: %s", n.Name, strings.TrimPrefix(e.Message, e.Field+": "))
 		}
 		for k := range n.Job.Envs {
-			if strings.HasPrefix(k, "ATRIUM_") || reservedEnvs[k] {
-				return FieldErrorf(nodeField(n.Name, ".job.envs."+k), "node %s: ATRIUM_* and %s are set by Atrium", n.Name, "RANK, WORLD_SIZE…")
+			if strings.HasPrefix(k, "ATRIUM_") {
+				return FieldErrorf(nodeField(n.Name, ".job.envs."+k), "node %s: ATRIUM_* variables are set by Atrium (params, inputs, outputs)", n.Name)
 			}
 		}
 	}

@@ -114,7 +114,7 @@ func (c *call) checkNodeJobs(r *atrium.PipelineRun, names []string) error {
 			if strings.HasPrefix(e.Field, "nodes[") || strings.HasPrefix(e.Field, "arguments.") {
 				return e
 			}
-			return atrium.FieldErrorf("nodes["+n.Name+"]."+e.Field, "node %s: %s", n.Name, e.Message)
+			return atrium.FieldErrorf("nodes["+n.Name+"]."+e.Field, "node %s: %s", n.Name, strings.TrimPrefix(e.Message, e.Field+": "))
 		} else if err != nil {
 			return err
 		}
