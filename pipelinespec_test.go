@@ -14,7 +14,9 @@ func diamondSpec() atrium.PipelineSpec {
 		return &atrium.JobSpec{JobType: "CustomJob", Command: "true", JobSpecs: []atrium.RoleSpec{{Type: "Worker", PodCount: 1, Image: "busybox",
 			Resources: resource.Spec{CPU: "1", Memory: "1Gi"}}}}
 	}
-	file := func(name, from string) atrium.PipelinePort { return atrium.PipelinePort{Name: name, Type: "file", From: from} }
+	file := func(name, from string) atrium.PipelinePort {
+		return atrium.PipelinePort{Name: name, Type: "file", From: from}
+	}
 	return atrium.PipelineSpec{
 		Parameters: []atrium.PipelineParam{{Name: "rows", Type: "int", Default: float64(3)}, {Name: "lr", Type: "float"}},
 		Nodes: []atrium.PipelineNodeSpec{
@@ -58,7 +60,9 @@ func TestPipelineSpecValidate(t *testing.T) {
 		edit  func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent)
 		field string
 	}{
-		{"algorithm param type", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[2].Params["epochs"] = "two" }, "nodes[C].params.epochs"},
+		{"algorithm param type", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
+			s.Nodes[2].Params["epochs"] = "two"
+		}, "nodes[C].params.epochs"},
 		{"reference of a narrower slot", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
 			s.Nodes[2].Params["epochs"] = "${lr}"
 		}, "nodes[C].params.epochs"},
@@ -68,12 +72,18 @@ func TestPipelineSpecValidate(t *testing.T) {
 		}, "nodes[C].params.epochs"},
 		{"unknown algorithm param", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[2].Params["x"] = "1" }, "nodes[C].params.x"},
 		{"algorithm input missing", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[2].Inputs = nil }, "nodes[C].inputs[data]"},
-		{"algorithm input type", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[2].Inputs[0].Type = "model" }, "nodes[C].inputs[data].type"},
+		{"algorithm input type", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
+			s.Nodes[2].Inputs[0].Type = "model"
+		}, "nodes[C].inputs[data].type"},
 		{"algorithm output declared by node", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
 			s.Nodes[2].Outputs = []atrium.PipelinePort{{Name: "x", Type: "file"}}
 		}, "nodes[C].outputs"},
-		{"wired and defaulted", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[1].Inputs[0].Default = "/x" }, "nodes[B].inputs[data]"},
-		{"self dependency", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[1].DependsOn = []string{"B"} }, "nodes[B].dependsOn"},
+		{"wired and defaulted", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
+			s.Nodes[1].Inputs[0].Default = "/x"
+		}, "nodes[B].inputs[data]"},
+		{"self dependency", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
+			s.Nodes[1].DependsOn = []string{"B"}
+		}, "nodes[B].dependsOn"},
 		{"bad node name", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Nodes[3].Name = "a b" }, "nodes[3].name"},
 		{"parameter type", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) { s.Parameters[0].Type = "double" }, "parameters[0].type"},
 		{"reserved env", func(s *atrium.PipelineSpec, c map[string]*atrium.PipelineComponent) {
