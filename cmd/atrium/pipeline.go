@@ -45,6 +45,8 @@ unless it Succeeded.`,
 downstream of them run again; the others keep their jobs and outputs.
 --arg NAME=VALUE changes an argument first.`,
 			"  atrium pipeline rerun run-4kq2m7xw3a5bcdef --arg failC=false --wait"),
+		withHelp(newPipelineLogsCmd(c), "Print a node's output: its job's pod logs (every attempt's job id is on the run), or a SQL node's result preview.",
+			"  atrium pipeline logs run-4kq2m7xw3a5bcdef D"),
 		withHelp(newPipelineTerminateCmd(c), "Terminate a run: its node jobs are stopped and the run ends Terminated.",
 			"  atrium pipeline terminate run-4kq2m7xw3a5bcdef"),
 		withHelp(newPipelineDeleteCmd(c), "Delete a pipeline and its versions; its runs stay.", "  atrium pipeline delete diamond"))

@@ -85,6 +85,14 @@ func TestPipelineRunCLI(t *testing.T) {
 			t.Fatalf("node: %+v", n)
 		}
 	}
+	var ids struct {
+		RunID string `json:"runId"`
+	}
+	_ = json.Unmarshal([]byte(out), &ids)
+	logs, err := cli("pipeline", "logs", ids.RunID, "D")
+	if err != nil || !strings.Contains(logs, "ROW-3") || !strings.Contains(logs, "3:row-3") {
+		t.Fatalf("pipeline logs D: %v\n%s", err, logs)
+	}
 	out, err = cli("pipeline", "run", "-f", example, "--arg", "failC=true", "--wait")
 	if err == nil || !strings.Contains(out, "Failed") {
 		t.Fatalf("failing run: %v\n%s", err, out)

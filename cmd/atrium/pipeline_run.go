@@ -234,3 +234,34 @@ func (s *session) pollUntil(done bool, step func() (bool, error)) error {
 	}
 	return nil
 }
+
+func newPipelineLogsCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use: "logs RUN_ID NODE", Short: "Print a node's output (its job's logs; a SQL node's result)", Args: cobra.ExactArgs(2),
+		RunE: c.run(func(s *session, args []string) error {
+			ws, err := s.workspaceID()
+			if err != nil {
+				return err
+			}
+			r, err := s.client.GetRun(s.ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			n := r.Node(args[1])
+			switch {
+			case n == nil:
+				return &hintError{msg: fmt.Sprintf("run %s has no node %q", r.ID, args[1]), hint: "'atrium pipeline runs' and 'atrium pipeline get' show the nodes"}
+			case n.JobID == "":
+				return fmt.Errorf("node %s has no job yet (%s)", n.Name, n.Status)
+			case n.JobKind == atrium.KindSQL:
+				j, err := s.client.GetSQLJob(s.ctx, ws, n.JobID)
+				if err != nil {
+					return err
+				}
+				sqlJobText(s.cmd.OutOrStdout(), j)
+				return nil
+			}
+			return s.client.JobLogs(s.ctx, ws, n.JobID, "", false, s.cmd.OutOrStdout())
+		}),
+	}
+}
