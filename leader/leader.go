@@ -34,10 +34,11 @@ type Config struct {
 // DefaultTTL gives a takeover within about 7 s of a leader's death.
 const DefaultTTL = 6 * time.Second
 
-// Identity names this process among replicas: host, pid and a random part
-// (a restarted process is a new holder).
+// Identity names this process among replicas: its machine, pid and a
+// random part (a restarted process is a new holder). The machine is
+// $ATRIUM_REPLICA_NAME or the host name; it must differ between machines.
 func Identity() string {
-	host, _ := os.Hostname()
+	host := machine()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
@@ -149,8 +150,7 @@ func freeDeadHolder(ctx context.Context, cfg Config) bool {
 // deadLocal: holder names a process of this host (see Identity) that is gone.
 func deadLocal(holder string) bool {
 	parts := strings.Split(holder, "/")
-	host, _ := os.Hostname()
-	if len(parts) != 3 || parts[0] != host {
+	if len(parts) != 3 || parts[0] != machine() {
 		return false
 	}
 	pid, err := strconv.Atoi(parts[1])
@@ -158,4 +158,12 @@ func deadLocal(holder string) bool {
 		return false
 	}
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func machine() string {
+	if n := os.Getenv("ATRIUM_REPLICA_NAME"); n != "" {
+		return strings.ReplaceAll(n, "/", "-")
+	}
+	host, _ := os.Hostname()
+	return host
 }
