@@ -32,13 +32,18 @@ type replicas struct {
 
 func startReplicas(t *testing.T, n int, capacity string) *replicas {
 	t.Helper()
+	return startReplicasWith(t, n, capacity)
+}
+
+func startReplicasWith(t *testing.T, n int, capacity string, extra ...string) *replicas {
+	t.Helper()
 	base := os.Getenv("ATRIUM_TEST_POSTGRES")
 	if base == "" {
 		t.Skip("ATRIUM_TEST_POSTGRES is not set (scripts/postgres-up.sh prints a URL)")
 	}
 	dataDir := t.TempDir()
 	r := &replicas{t: t, dataDir: dataDir,
-		args: []string{"--data-dir", dataDir, "--database-url", freshPostgresDB(t, base), "--local-capacity", capacity},
+		args: append([]string{"--data-dir", dataDir, "--database-url", freshPostgresDB(t, base), "--local-capacity", capacity}, extra...),
 		env:  []string{"ATRIUM_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xab}, 32))}}
 	for i := range n {
 		// Distinct machine names: a takeover then waits out the lease's
@@ -133,7 +138,7 @@ func TestLeaderKilledMidPass(t *testing.T) {
 	wsPath := r.workspace(r.nodes[0])
 	const jobs = 24
 	spec := func(i int) string {
-		return fmt.Sprintf("displayName: pass-%d\njobType: CustomJob\ncommand: sleep 0.5\n"+
+		return fmt.Sprintf("displayName: pass-%d\njobType: CustomJob\ncommand: echo ran $ATRIUM_JOB_ID; sleep 0.5\n"+
 			"jobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 1, memory: 256Mi}}]\n", i)
 	}
 	ids := map[string]bool{}
@@ -159,13 +164,23 @@ func TestLeaderKilledMidPass(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	old.kill9(t)
 	var survivor *server
 	for _, s := range r.nodes {
 		if s != old {
 			survivor = s
 		}
 	}
+	// Logs of a job the leader ran, read through the other replica.
+	for _, j := range allJobs(t, survivor, r.token, wsPath) {
+		if j["status"] == "Succeeded" {
+			st, l := survivor.callRaw(t, r.token, "GET", wsPath+"/jobs/"+j["jobId"].(string)+"/logs", "")
+			if st != 200 || !strings.Contains(l["raw"].(string), "ran "+j["jobId"].(string)) {
+				t.Errorf("logs through the replica that did not run the job: %d %v", st, l)
+			}
+			break
+		}
+	}
+	old.kill9(t)
 	killed := time.Now()
 	if got := r.leader(); got != survivor {
 		t.Fatal("the survivor does not lead")
@@ -303,5 +318,58 @@ func TestReplicaKilledDuringSubmissions(t *testing.T) {
 		if len(got) > 1 {
 			t.Errorf("%s exists %d times", name, len(got))
 		}
+	}
+}
+
+// TestReplicasDeliverOnce: both replicas run alert delivery; events made
+// through either arrive at the webhook exactly once each.
+func TestReplicasDeliverOnce(t *testing.T) {
+	rcv := &receiver{addr: freeAddr(t), secret: []byte("hook-secret"), seen: map[string]int{}}
+	rcv.start(t)
+	defer rcv.srv.Close()
+	r := startReplicasWith(t, 2, "cpu=1,memory=1Gi", "--webhook-allow-cidr", "127.0.0.0/8")
+	wsPath := r.workspace(r.nodes[0])
+	st, out := r.nodes[0].call(t, r.token, "POST", wsPath+"/alert-rules", map[string]any{"name": "members",
+		"eventTypes": []string{"workspace.member.changed"}, "scope": "All", "enabled": true,
+		"targets": []map[string]any{{"type": "webhook", "url": "http://" + rcv.addr + "/hook", "secret": string(rcv.secret)}}})
+	if st != 201 {
+		t.Fatalf("rule: %d %v", st, out)
+	}
+	time.Sleep(3500 * time.Millisecond) // the engines refresh their rule caches every few seconds
+	const members = 60
+	for i := range members {
+		s := r.nodes[i%2]
+		st, u := s.call(t, r.token, "POST", "/api/v1/users", map[string]any{"name": fmt.Sprintf("user%02d", i), "password": "a long password"})
+		if st != 201 {
+			t.Fatalf("user: %d %v", st, u)
+		}
+		if st, out := s.call(t, r.token, "POST", wsPath+"/members", map[string]any{"members": []map[string]any{{"userId": u["userId"], "roles": []string{"WorkspaceGuest"}}}}); st != 201 {
+			t.Fatalf("member: %d %v", st, out)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n, bad := rcv.count()
+		if bad > 0 {
+			t.Fatalf("%d deliveries with a bad signature", bad)
+		}
+		if n >= members {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events arrived", n, members)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a duplicate would come now
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for id, c := range rcv.seen {
+		if c != 1 {
+			t.Errorf("event %s delivered %d times", id, c)
+		}
+	}
+	if len(rcv.seen) != members {
+		t.Errorf("%d distinct events, want %d", len(rcv.seen), members)
 	}
 }
