@@ -14,9 +14,10 @@ import (
 // and logs the real binary's client in, with a workspace selected. It
 // returns the server, the admin token, the workspace path and a runner of
 // client commands.
-func startPipelineServer(t *testing.T, dataDir string) (*server, string, string, func(args ...string) (string, error)) {
+func startPipelineServer(t *testing.T, args []string) (*server, string, string, func(args ...string) (string, error)) {
 	t.Helper()
-	s := startServer(t, nil, "--data-dir", dataDir, "--local-capacity", "cpu=8,memory=16Gi")
+	s := startServer(t, nil, args...)
+	dataDir := args[1]
 	raw, _ := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	token := strings.TrimSpace(string(raw))
 	cfg := filepath.Join(t.TempDir(), "config.json")
@@ -58,7 +59,7 @@ func (e *cliError) Error() string { return e.err.Error() + "\nstderr:\n" + e.std
 // with each node's name, status, startedAt and finishedAt; a second run of
 // the unchanged file reuses the pipeline.
 func TestPipelineRunCLI(t *testing.T) {
-	_, _, _, cli := startPipelineServer(t, t.TempDir())
+	_, _, _, cli := startPipelineServer(t, []string{"--data-dir", t.TempDir(), "--local-capacity", "cpu=8,memory=16Gi"})
 	example := filepath.Join("..", "..", "examples", "pipelines", "diamond.yaml")
 	out, err := cli("pipeline", "run", "-f", example, "--wait", "-o", "json")
 	if err != nil {
@@ -131,8 +132,19 @@ nodes:
 // restart the run goes on from the database: B and C are re-adopted, D is
 // submitted, the run Succeeds, and no node's job was submitted twice.
 func TestPipelineAcrossKill(t *testing.T) {
+	engines := map[string]func(t *testing.T) []string{"sqlite": func(t *testing.T) []string { return nil }}
+	if base := os.Getenv("ATRIUM_TEST_POSTGRES"); base != "" {
+		engines["postgres"] = func(t *testing.T) []string { return []string{"--database-url", freshPostgresDB(t, base)} }
+	}
+	for name, extra := range engines {
+		t.Run(name, func(t *testing.T) { testPipelineAcrossKill(t, extra(t)) })
+	}
+}
+
+func testPipelineAcrossKill(t *testing.T, extra []string) {
 	dataDir := t.TempDir()
-	s, token, ws, cli := startPipelineServer(t, dataDir)
+	args := append([]string{"--data-dir", dataDir, "--local-capacity", "cpu=8,memory=16Gi"}, extra...)
+	s, token, ws, cli := startPipelineServer(t, args)
 	file := filepath.Join(t.TempDir(), "hold.yaml")
 	if err := os.WriteFile(file, []byte(holdPipeline), 0o644); err != nil {
 		t.Fatal(err)
@@ -155,7 +167,7 @@ func TestPipelineAcrossKill(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.kill9(t)
-	s2 := startServer(t, nil, "--data-dir", dataDir, "--local-capacity", "cpu=8,memory=16Gi")
+	s2 := startServer(t, nil, args...)
 	if err := os.WriteFile(filepath.Join(runDir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
