@@ -99,7 +99,7 @@ type session struct {
 }
 
 const (
-	sessionCookie = "atrium_session"
+	sessionCookie = httpapi.SessionCookie
 	loginCookie   = "atrium_login"
 	csrfField     = "_csrf"
 	sessionTTL    = 12 * time.Hour

@@ -8,6 +8,10 @@ import (
 	"atrium/secret"
 )
 
+// SessionCookie is the web console's session: "tokenId.token" of an API
+// token minted at sign-in.
+const SessionCookie = "atrium_session"
+
 // touchEvery limits last-used updates to one write per token per minute.
 const touchEvery = time.Minute
 
@@ -15,6 +19,16 @@ const touchEvery = time.Minute
 // where the route allows it (minting a token with name and password).
 func (s *Server) authenticate(c *call) error {
 	h := c.r.Header.Get("Authorization")
+	if h == "" && c.rt.proxy {
+		// A browser opening a DSW instance from the console carries the
+		// console's session cookie, not a header (proxy routes only: the
+		// rest of the API never accepts a cookie, so it needs no CSRF check).
+		if ck, err := c.r.Cookie(SessionCookie); err == nil {
+			if _, tok, ok := strings.Cut(ck.Value, "."); ok {
+				return s.authenticateToken(c, tok)
+			}
+		}
+	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	switch {
 	case h == "":

@@ -256,6 +256,24 @@ func TestDSWBuiltinPageLifecycle(t *testing.T) {
 	if got := df.get(t, df.alice, j.ID); got.LastActiveAt == nil {
 		t.Fatal("lastActiveAt not recorded by a proxied call")
 	}
+	// A browser from the console: the session cookie instead of a header
+	// opens the instance; elsewhere in the API a cookie is no credential.
+	withCookie := func(path string) int {
+		req, _ := http.NewRequest("GET", df.srv.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: "tok-id." + df.alice})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := withCookie(df.path("/" + j.ID + "/proxy/healthz")); st != http.StatusOK {
+		t.Errorf("proxy with the console's cookie: %d", st)
+	}
+	if st := withCookie(df.path("/" + j.ID)); st != http.StatusUnauthorized {
+		t.Errorf("a non-proxy route with only a cookie: %d", st)
+	}
 
 	// Another developer: a PRIVATE instance does not exist for them.
 	if resp = df.do(t, df.bob, "GET", df.path("/"+j.ID+"/proxy/"), nil); resp.status != http.StatusNotFound {
