@@ -100,7 +100,7 @@ var (
 	paramRefRE  = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 	paramTypes  = []string{"string", "int", "float", "bool"}
 	maxNodes    = 200
-	sqlMaxNodes = 1 << 20
+	maxSQLScript = 1 << 20
 )
 
 func nodeField(name, rest string) string { return "nodes[" + name + "]" + rest }
@@ -230,8 +230,8 @@ func (n *PipelineNodeSpec) validate(params map[string]string, outputs map[string
 			return FieldErrorf(nodeField(n.Name, ".sql.connectionId"), "node %s: is required", n.Name)
 		case strings.TrimSpace(n.SQL.Script) == "":
 			return FieldErrorf(nodeField(n.Name, ".sql.sql"), "node %s: is required", n.Name)
-		case len(n.SQL.Script) > sqlMaxNodes:
-			return FieldErrorf(nodeField(n.Name, ".sql.sql"), "node %s: must be at most %d bytes", n.Name, sqlMaxNodes)
+		case len(n.SQL.Script) > maxSQLScript:
+			return FieldErrorf(nodeField(n.Name, ".sql.sql"), "node %s: must be at most %d bytes", n.Name, maxSQLScript)
 		case n.SQL.Timeout < 0 || time.Duration(n.SQL.Timeout) > 24*time.Hour:
 			return FieldErrorf(nodeField(n.Name, ".sql.timeout"), "node %s: must be at most 24h", n.Name)
 		}
