@@ -95,11 +95,11 @@ type ComponentParam struct {
 func ParsePipelineSpec(b []byte, v any) error { return decodeSpec(b, v, "a pipeline") }
 
 var (
-	nodeNameRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
-	portNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-	paramRefRE  = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
-	paramTypes  = []string{"string", "int", "float", "bool"}
-	maxNodes    = 200
+	nodeNameRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+	portNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	paramRefRE   = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+	paramTypes   = []string{"string", "int", "float", "bool"}
+	maxNodes     = 200
 	maxSQLScript = 1 << 20
 )
 
