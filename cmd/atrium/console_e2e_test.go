@@ -144,6 +144,14 @@ func (tb *tab) logout() {
 	tb.do("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("password")))
 }
 
+// unlabelled lists the form controls of the page a screen reader could not
+// name (no <label for>, no aria-label).
+func (tb *tab) unlabelled() string {
+	return tb.eval(`[...document.querySelectorAll("input:not([type=hidden]),select,textarea")]
+		.filter(e => !(e.id && document.querySelector('label[for="' + e.id + '"]')) && !e.getAttribute("aria-label"))
+		.map(e => e.name || e.outerHTML).join(" ")`)
+}
+
 func (tb *tab) consoleClean() {
 	tb.t.Helper()
 	tb.mu.Lock()
@@ -239,6 +247,13 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	lead.do("overview", chromedp.Navigate(lead.base+wsURL), chromedp.WaitVisible(chromedp.ID("u-h")))
 	lead.screenshot("04-overview")
+	for _, p := range []string{wsURL, wsURL + "/members", wsURL + "/jobs", wsURL + "/jobs/new", jobURL, wsURL + "/alerts",
+		wsURL + "/assets/datasets", wsURL + "/oplog", "/workspaces", "/quotas"} {
+		lead.do("open "+p, chromedp.Navigate(lead.base+p), chromedp.WaitVisible(chromedp.ID("main")))
+		if u := lead.unlabelled(); u != "" {
+			t.Errorf("%s: controls without a label: %s", p, u)
+		}
+	}
 	lead.consoleClean()
 	lead.logout()
 	lead.close()
