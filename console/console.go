@@ -317,6 +317,9 @@ func (c *Console) wsView(r *http.Request, s *session, title, nav string) (*view,
 }
 
 func (c *Console) loadSwitcher(r *http.Request, s *session, v *view) error {
+	if r.URL.Query().Get("partial") != "" {
+		return nil // a live fragment has no header
+	}
 	no := false
 	l, err := s.client.ListWorkspaces(r.Context(), httpapi.ListWorkspacesOptions{All: &no, PageOptions: httpapi.PageOptions{PageSize: 100}})
 	if err != nil {
