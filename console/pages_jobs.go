@@ -20,6 +20,7 @@ type jobsData struct {
 	Items []*atrium.Job
 	Total int
 	Next  string // query of the next page, "" on the last
+	Poll  string // the rows fragment of this very page, for live updates
 	// Filter echoes the filter form.
 	Status, Creator, JobType string
 	Members                  []*atrium.Member
@@ -46,13 +47,16 @@ func (c *Console) jobs(w http.ResponseWriter, r *http.Request, s *session) error
 		return err
 	}
 	d.Items, d.Total = l.Items, l.TotalCount
-	if l.NextPageToken != "" {
-		nq := url.Values{}
-		for k, vs := range q {
-			if k != "partial" {
-				nq[k] = vs
-			}
+	nq := url.Values{}
+	for k, vs := range q {
+		if k != "partial" {
+			nq[k] = vs
 		}
+	}
+	nq.Set("partial", "rows")
+	d.Poll = "/w/" + v.WS.ID + "/jobs?" + nq.Encode()
+	nq.Del("partial")
+	if l.NextPageToken != "" {
 		nq.Set("pageToken", l.NextPageToken)
 		d.Next = nq.Encode()
 	}
