@@ -106,7 +106,7 @@ const (
 )
 
 // client returns an API client speaking to the in-process API as token.
-func (c *Console) client(r *http.Request, token string) *httpapi.Client {
+func (c *Console) client(token string) *httpapi.Client {
 	cl := httpapi.NewClient("http://atrium.console", token)
 	cl.HTTP = &http.Client{Transport: inproc{h: c.api}}
 	cl.UserAgent = "atrium-console"
@@ -121,24 +121,27 @@ func (c *Console) csrfFor(token string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// loadSession resolves the session cookie; nil when there is none or the
-// API no longer accepts its token.
-func (c *Console) loadSession(r *http.Request) *session {
+// loadSession resolves the session cookie: nil when there is none or the
+// API no longer accepts its token; an error when the API cannot tell (the
+// database is unreachable), which is not a reason to sign anyone out.
+func (c *Console) loadSession(r *http.Request) (*session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	id, tok, ok := strings.Cut(ck.Value, ".")
 	if !ok || tok == "" {
-		return nil
+		return nil, nil
 	}
-	s := &session{client: c.client(r, tok), tokenID: id, csrf: c.csrfFor(tok)}
+	s := &session{client: c.client(tok), tokenID: id, csrf: c.csrfFor(tok)}
 	u, err := s.client.GetUser(r.Context(), "me")
-	if err != nil {
-		return nil
+	if httpapi.IsProblem(err, atrium.EUNAUTHENTICATED) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
 	s.user = u
-	return s
+	return s, nil
 }
 
 // handler is a console page: it returns an error to show instead.
@@ -148,7 +151,11 @@ type handler func(w http.ResponseWriter, r *http.Request, s *session) error
 // carry the session's CSRF token.
 func (c *Console) page(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := c.loadSession(r)
+		s, err := c.loadSession(r)
+		if err != nil {
+			c.fail(w, r, nil, err)
+			return
+		}
 		if s == nil {
 			if r.Method != http.MethodGet {
 				http.Error(w, "sign in first", http.StatusUnauthorized)

@@ -14,7 +14,7 @@ import (
 // the token, so a copied cookie stops working too.
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s := c.loadSession(r); s != nil {
+	if s, _ := c.loadSession(r); s != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -48,7 +48,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, "Enter your user name and password.", http.StatusOK)
 		return
 	}
-	tok, err := c.client(r, "").CreateTokenWithPassword(r.Context(), name, pw,
+	tok, err := c.client("").CreateTokenWithPassword(r.Context(), name, pw,
 		httpapi.CreateTokenRequest{Name: "console session", ExpiresIn: sessionTTL.String()})
 	if err != nil {
 		if pe, ok := err.(*httpapi.ProblemError); ok && pe.Status < 500 {
