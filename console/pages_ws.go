@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -27,7 +28,11 @@ func (c *Console) switchWorkspace(w http.ResponseWriter, r *http.Request, s *ses
 		http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
 		return nil
 	}
-	if _, err := s.client.SetDefaultWorkspace(r.Context(), id); err != nil && !httpapi.IsProblem(err, atrium.EFORBIDDEN) {
+	// Remembering is best effort (a ResourceAdmin may open a workspace
+	// they do not belong to); the workspace page itself says if it is not
+	// visible.
+	var pe *httpapi.ProblemError
+	if _, err := s.client.SetDefaultWorkspace(r.Context(), id); err != nil && !(errors.As(err, &pe) && pe.Status < 500) {
 		return err
 	}
 	http.Redirect(w, r, "/w/"+id, http.StatusSeeOther)
