@@ -178,6 +178,10 @@ type PipelineService interface {
 	// FindPipelineByID returns the latest version, or version when > 0;
 	// ENOTFOUND if absent.
 	FindPipelineByID(ctx context.Context, id string, version int) (*Pipeline, error)
+	// FindPipelineVersions lists a pipeline's versions, newest first, each
+	// as the pipeline with that version's spec and creation time;
+	// ENOTFOUND if absent.
+	FindPipelineVersions(ctx context.Context, id string) ([]*Pipeline, error)
 	// FindPipelines returns a page, by name, and the total.
 	FindPipelines(ctx context.Context, f PipelineFilter) ([]*Pipeline, int, error)
 	// UpdatePipeline saves spec as the next version (and the description);

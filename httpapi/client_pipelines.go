@@ -42,6 +42,12 @@ func (c *Client) GetPipeline(ctx context.Context, workspaceID, id string, versio
 	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/pipelines/"+pathEsc(id), q, nil, &out, nil)
 }
 
+// ListPipelineVersions lists a pipeline's versions, newest first.
+func (c *Client) ListPipelineVersions(ctx context.Context, workspaceID, id string) (*List[*atrium.Pipeline], error) {
+	var out List[*atrium.Pipeline]
+	return &out, c.do(ctx, "GET", wsPath(workspaceID)+"/pipelines/"+pathEsc(id)+"/versions", nil, nil, &out, nil)
+}
+
 // DeletePipeline deletes a pipeline and its versions.
 func (c *Client) DeletePipeline(ctx context.Context, workspaceID, id string) error {
 	return c.do(ctx, "DELETE", wsPath(workspaceID)+"/pipelines/"+pathEsc(id), nil, nil, nil, nil)

@@ -39,6 +39,8 @@ func pipelineRoutes(ws string) []*route {
 		{method: "GET", path: one, code: "Pipeline:GetPipeline", status: http.StatusOK, self: true,
 			summary: "Read a pipeline with the spec of its latest version (or of version)",
 			query:   []param{{"version", "a version number (default: the latest)"}}, out: atrium.Pipeline{}, h: getPipeline},
+		{method: "GET", path: one + "/versions", code: "Pipeline:GetPipeline", status: http.StatusOK, self: true,
+			summary: "List a pipeline's versions, newest first, each with its spec", out: List[*atrium.Pipeline]{}, h: listPipelineVersions},
 		{method: "PUT", path: one, code: "Pipeline:UpdatePipeline", status: http.StatusOK, self: true,
 			summary: "Save a new version of a pipeline (same body as create; the name cannot change); runs keep the version they ran",
 			in:      PipelineRequest{}, out: atrium.Pipeline{}, body: "application/yaml", h: updatePipeline},
@@ -201,6 +203,18 @@ func getPipeline(c *call) (any, error) {
 		version = n
 	}
 	return c.pipelineOf(c.r.PathValue("pipelineId"), version, "Pipeline:GetPipeline")
+}
+
+func listPipelineVersions(c *call) (any, error) {
+	p, err := c.pipelineOf(c.r.PathValue("pipelineId"), 0, "Pipeline:GetPipeline")
+	if err != nil {
+		return nil, err
+	}
+	vs, err := c.s.Store.FindPipelineVersions(c.ctx(), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return newList(vs, len(vs), page{}), nil
 }
 
 func updatePipeline(c *call) (any, error) {

@@ -133,6 +133,8 @@ func pipelineMatrixCases() []matrixCase {
 	for _, key := range []string{"own", "otherPrivate"} {
 		cases = append(cases,
 			matrixCase{method: "GET", path: ws + "/pipelines/{pipelineId}", name: key, path_: pipe, setup: pipelineSetup(key), want: self(key, false, 200)},
+			matrixCase{method: "GET", path: ws + "/pipelines/{pipelineId}/versions", name: key,
+				path_: func(w *world, s *subject) string { return pipe(w, s) + "/versions" }, setup: pipelineSetup(key), want: self(key, false, 200)},
 			matrixCase{method: "PUT", path: ws + "/pipelines/{pipelineId}", name: key, path_: pipe, setup: pipelineSetup(key),
 				body: func(w *world, s *subject) any {
 					return map[string]any{"name": w.pipelines[s.name].Name, "nodes": matrixPipelineSpec(w).Nodes}

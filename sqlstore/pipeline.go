@@ -111,6 +111,24 @@ func findPipeline(ctx context.Context, tx *txn, id string, version int, lock boo
 	return ps[0], nil
 }
 
+// FindPipelineVersions lists a pipeline's versions, newest first; each
+// carries its version's spec and creation time. ENOTFOUND if absent.
+func (db *DB) FindPipelineVersions(ctx context.Context, id string) ([]*atrium.Pipeline, error) {
+	tx, err := db.begin(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ps, err := scanPipelines(ctx, tx, "SELECT p.id, p.workspace_id, p.name, p.description, p.creator, p.creator_name, p.accessibility, v.version, v.spec, "+
+		"v.created_at, v.created_at FROM pipelines p JOIN pipeline_versions v ON v.pipeline_id = p.id WHERE p.id = ? ORDER BY v.version DESC", id)
+	if err != nil {
+		return nil, err
+	} else if len(ps) == 0 {
+		return nil, atrium.Errorf(atrium.ENOTFOUND, "pipeline %q not found", id)
+	}
+	return ps, nil
+}
+
 // FindPipelines returns a page of pipelines (latest versions) by name and
 // the total.
 func (db *DB) FindPipelines(ctx context.Context, f atrium.PipelineFilter) ([]*atrium.Pipeline, int, error) {

@@ -33,6 +33,8 @@ examples/pipelines/diamond.yaml.`,
 		withHelp(newPipelineListCmd(c), "List the workspace's pipelines.", "  atrium pipeline list"),
 		withHelp(newPipelineGetCmd(c), "Show a pipeline's latest version (or --version N); -o yaml prints its spec.",
 			"  atrium pipeline get diamond -o yaml"),
+		withHelp(newPipelineVersionsCmd(c), "List a pipeline's versions, newest first (every save is one); 'get --version N' shows one.",
+			"  atrium pipeline versions diamond"),
 		withHelp(newPipelineRunCmd(c), `Run a pipeline, named by id or name, or given as a file with -f: the file's
 pipeline is created if the workspace has none of that name, and saved as a
 new version if it changed. --arg NAME=VALUE overrides a parameter. --wait
@@ -149,6 +151,32 @@ func newPipelineGetCmd(c *cli) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&version, "version", 0, "a version number (default: the latest)")
 	return cmd
+}
+
+func newPipelineVersionsCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use: "versions ID|NAME", Short: "List a pipeline's versions", Args: cobra.ExactArgs(1),
+		RunE: c.run(func(s *session, args []string) error {
+			ws, err := s.workspaceID()
+			if err != nil {
+				return err
+			}
+			p, err := s.pipelineByRef(ws, args[0], 0)
+			if err != nil {
+				return err
+			}
+			l, err := s.client.ListPipelineVersions(s.ctx, ws, p.ID)
+			if err != nil {
+				return err
+			}
+			return s.print(l, func(w io.Writer) {
+				fmt.Fprintln(w, "VERSION\tNODES\tPARAMETERS\tSAVED")
+				for _, v := range l.Items {
+					fmt.Fprintf(w, "%d\t%d\t%d\t%s\n", v.Version, len(v.Spec.Nodes), len(v.Spec.Parameters), v.CreatedAt.Local().Format(time.DateTime))
+				}
+			})
+		}),
+	}
 }
 
 func newPipelineDeleteCmd(c *cli) *cobra.Command {

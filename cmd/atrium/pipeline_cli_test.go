@@ -102,6 +102,9 @@ func TestPipelineRunCLI(t *testing.T) {
 	if err != nil || strings.Count(list, "diamond") != 1 || !strings.Contains(list, run.PipelineID) {
 		t.Fatalf("pipeline list: %v\n%s", err, list)
 	}
+	if versions, err := cli("pipeline", "versions", "diamond"); err != nil || !strings.Contains(versions, "VERSION") {
+		t.Fatalf("pipeline versions: %v\n%s", err, versions)
+	}
 	runs, err := cli("pipeline", "runs", "--pipeline", "diamond", "-o", "json")
 	if err != nil || strings.Count(runs, `"runId"`) != 2 {
 		t.Fatalf("pipeline runs: %v\n%s", err, runs)

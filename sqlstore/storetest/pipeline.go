@@ -57,6 +57,11 @@ func testPipelines(t *testing.T, s atrium.Store) {
 		t.Fatalf("v1 %+v latest %+v", v1, latest)
 	}
 	wantCode(t, func() error { _, err := s.FindPipelineByID(ctx, p.ID, 3); return err }(), atrium.ENOTFOUND)
+	versions, err := s.FindPipelineVersions(ctx, p.ID)
+	wantNoErr(t, err)
+	if len(versions) != 2 || versions[0].Version != 2 || versions[1].Version != 1 || len(versions[1].Spec.Nodes) != 2 {
+		t.Fatalf("versions %s", dump(versions))
+	}
 
 	list, total, err := s.FindPipelines(ctx, atrium.PipelineFilter{WorkspaceID: ws.ID})
 	wantNoErr(t, err)
@@ -72,6 +77,7 @@ func testPipelines(t *testing.T, s atrium.Store) {
 	wantNoErr(t, s.DeletePipeline(ctx, p.ID))
 	wantCode(t, func() error { _, err := s.FindPipelineByID(ctx, p.ID, 0); return err }(), atrium.ENOTFOUND)
 	wantCode(t, s.DeletePipeline(ctx, p.ID), atrium.ENOTFOUND)
+	wantCode(t, func() error { _, err := s.FindPipelineVersions(ctx, p.ID); return err }(), atrium.ENOTFOUND)
 	if _, err := s.FindPipelineRunByID(ctx, r.ID); err != nil {
 		t.Fatalf("run lost with its pipeline: %v", err)
 	}
