@@ -115,6 +115,17 @@ func newPipelineListCmd(c *cli) *cobra.Command {
 	}
 }
 
+// pipelineArg finds a pipeline of the selected workspace by id or name,
+// and returns the workspace id with it.
+func (s *session) pipelineArg(ref string, version int) (string, *atrium.Pipeline, error) {
+	ws, err := s.workspaceID()
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := s.pipelineByRef(ws, ref, version)
+	return ws, p, err
+}
+
 // pipelineByRef finds a pipeline by id or by name.
 func (s *session) pipelineByRef(ws, ref string, version int) (*atrium.Pipeline, error) {
 	if atrium.HasPrefix(ref, atrium.PrefixPipeline) {
@@ -138,11 +149,7 @@ func newPipelineGetCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "get ID|NAME", Short: "Show a pipeline", Args: cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			p, err := s.pipelineByRef(ws, args[0], version)
+			_, p, err := s.pipelineArg(args[0], version)
 			if err != nil {
 				return err
 			}
@@ -157,11 +164,7 @@ func newPipelineVersionsCmd(c *cli) *cobra.Command {
 	return &cobra.Command{
 		Use: "versions ID|NAME", Short: "List a pipeline's versions", Args: cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			p, err := s.pipelineByRef(ws, args[0], 0)
+			ws, p, err := s.pipelineArg(args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -183,11 +186,7 @@ func newPipelineDeleteCmd(c *cli) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete ID|NAME", Short: "Delete a pipeline", Args: cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
-			ws, err := s.workspaceID()
-			if err != nil {
-				return err
-			}
-			p, err := s.pipelineByRef(ws, args[0], 0)
+			ws, p, err := s.pipelineArg(args[0], 0)
 			if err != nil {
 				return err
 			}
