@@ -323,6 +323,14 @@ func TestPipelineValidation(t *testing.T) {
 			t.Fatalf("arguments %s: %d %s", args, resp.status, resp.body)
 		}
 	}
+	// The workspace's policy applies to node jobs: a priority above the
+	// developer's cap (6) is refused when the run is created, naming the node.
+	greedy := pf.createPipeline(t, "name: greedy\nnodes:\n  - {name: A, job: {jobType: CustomJob, command: 'true', priority: 9, "+
+		"jobSpecs: [{type: Worker, podCount: 1, image: busybox, resources: {cpu: 0.1, memory: 64Mi}}]}}\n")
+	if resp := pf.do(t, pf.dev, "POST", pf.ws+"/pipeline-runs", map[string]any{"pipelineId": greedy.ID}); resp.status != 400 ||
+		resp.problem(t).Field != "nodes[A].priority" || !strings.Contains(resp.problem(t).Detail, "cap of 6") {
+		t.Fatalf("priority above the cap: %d %s", resp.status, resp.body)
+	}
 	if resp := pf.do(t, pf.guest, "GET", pf.ws+"/pipelines/"+p.ID, nil); resp.status != 200 {
 		t.Fatalf("guest reads pipeline: %d", resp.status)
 	}
