@@ -104,6 +104,7 @@ func (r *PipelineRun) NodeJobSpec(name, runDir string) (*JobSpec, error) {
 		outs = c.Outputs
 	}
 	spec.DisplayName = truncate(r.DisplayName+"/"+name, 128)
+	spec.Description = NodeJobDescription(r, name)
 	spec.Accessibility = r.Accessibility
 	for k, v := range vals {
 		spec.Envs["ATRIUM_PARAM_"+k] = v
@@ -122,6 +123,11 @@ func (r *PipelineRun) NodeJobSpec(name, runDir string) (*JobSpec, error) {
 	spec.Envs["ATRIUM_PIPELINE_RUN_ID"] = r.ID
 	spec.Envs["ATRIUM_PIPELINE_NODE"] = name
 	return &spec, nil
+}
+
+// NodeJobDescription says in a node's job which run and node it is.
+func NodeJobDescription(r *PipelineRun, node string) string {
+	return "node " + node + " of pipeline run " + r.ID + " (" + r.PipelineID + " v" + strconv.Itoa(r.PipelineVersion) + ")"
 }
 
 // NodeOutputs returns the output paths of a node that succeeded.

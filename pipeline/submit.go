@@ -97,7 +97,7 @@ func (c *Controller) nodeJob(ctx context.Context, r *atrium.PipelineRun, name st
 		if timeout == 0 {
 			timeout = 5 * time.Minute
 		}
-		js := atrium.JobSpec{DisplayName: r.DisplayName + "/" + name, JobType: "SQL", JobSpecs: []atrium.RoleSpec{},
+		js := atrium.JobSpec{DisplayName: r.DisplayName + "/" + name, Description: atrium.NodeJobDescription(r, name), JobType: "SQL", JobSpecs: []atrium.RoleSpec{},
 			Accessibility: r.Accessibility, MaxRunningTime: atrium.Duration(timeout),
 			SQL: &atrium.SQLJobSpec{ConnectionID: spec.SQL.ConnectionID, Script: script, Timeout: atrium.Duration(timeout)}}
 		j := atrium.NewSQLJob(r.WorkspaceID, r.Creator, r.CreatorName, js, now)
