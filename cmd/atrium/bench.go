@@ -20,9 +20,11 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run reproducible in-process benchmarks",
-		Long:  "Benchmarks run inside this process on synthetic input; they need no server and no database.",
+		Long: `Benchmarks run inside this process on synthetic input. scheduler and events
+need no server; api and vs-slurm start 'atrium serve' inside this process on
+a temporary data directory (vs-slurm also needs a running Slurm).`,
 	}
-	cmd.AddCommand(newBenchSchedulerCmd(), newBenchEventsCmd())
+	cmd.AddCommand(newBenchSchedulerCmd(), newBenchEventsCmd(), newBenchVsSlurmCmd(), newBenchAPICmd())
 	return cmd
 }
 
