@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"atrium"
 	"atrium/httpapi"
 	"atrium/resource"
 )
@@ -228,4 +229,75 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// dagGraph draws a pipeline run: nodes in columns by depth (inputs wired
+// from other nodes and dependsOn make the edges), coloured by status.
+func dagGraph(r *atrium.PipelineRun) template.HTML {
+	if r == nil || len(r.Spec.Nodes) == 0 {
+		return ""
+	}
+	status := map[string]string{}
+	for _, n := range r.Nodes {
+		status[n.Name] = n.Status
+	}
+	ups := map[string][]string{}
+	for _, n := range r.Spec.Nodes {
+		for _, in := range n.Inputs {
+			if from, _, ok := strings.Cut(in.From, "."); ok && from != "" {
+				ups[n.Name] = append(ups[n.Name], from)
+			}
+		}
+		ups[n.Name] = append(ups[n.Name], n.DependsOn...)
+	}
+	depth := map[string]int{}
+	var depthOf func(name string, seen int) int
+	depthOf = func(name string, seen int) int {
+		if d, ok := depth[name]; ok || seen > len(r.Spec.Nodes) {
+			return d
+		}
+		d := 0
+		for _, u := range ups[name] {
+			d = max(d, depthOf(u, seen+1)+1)
+		}
+		depth[name] = d
+		return d
+	}
+	cols := map[int][]string{}
+	maxCol, maxRow := 0, 0
+	for _, n := range r.Spec.Nodes {
+		d := depthOf(n.Name, 0)
+		cols[d] = append(cols[d], n.Name)
+		maxCol, maxRow = max(maxCol, d), max(maxRow, len(cols[d]))
+	}
+	const boxW, boxH, gapX, gapY = 150.0, 34.0, 60.0, 16.0
+	pos := map[string][2]float64{}
+	for d, names := range cols {
+		for i, n := range names {
+			pos[n] = [2]float64{float64(d) * (boxW + gapX), gapY + float64(i)*(boxH+gapY)}
+		}
+	}
+	fill := map[string]string{"ok": "#e6f4ea", "bad": "#fce8e6", "wait": "#fef7e0", "neutral": "#f1f3f4"}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" width="%.0f" height="%.0f" role="img" aria-label="pipeline graph"><title>Nodes of run %s and how data flows between them</title>`,
+		float64(maxCol+1)*(boxW+gapX), float64(maxRow)*(boxH+gapY)+gapY, esc(r.ID))
+	b.WriteString(`<defs><marker id="dag-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#5f6368"/></marker></defs>`)
+	for _, n := range r.Spec.Nodes {
+		to := pos[n.Name]
+		for _, u := range ups[n.Name] {
+			from, ok := pos[u]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#5f6368" marker-end="url(#dag-arrow)"/>`,
+				from[0]+boxW, from[1]+boxH/2, to[0], to[1]+boxH/2)
+		}
+	}
+	for _, n := range r.Spec.Nodes {
+		p, st := pos[n.Name], cmpOr(status[n.Name], "Pending")
+		fmt.Fprintf(&b, `<g><title>%s: %s</title><rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" rx="6" fill="%s" stroke="#5f6368"/><text x="%.0f" y="%.0f" class="lbl">%s</text><text x="%.0f" y="%.0f" class="lbl">%s</text></g>`,
+			esc(n.Name), esc(st), p[0], p[1], boxW, boxH, fill[statusClass(st)], p[0]+8, p[1]+14, esc(clip(n.Name, 20)), p[0]+8, p[1]+28, esc(st))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }

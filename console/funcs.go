@@ -26,6 +26,8 @@ var funcs = template.FuncMap{
 	"took":        took,
 	"eventLine":   eventLine,
 	"list":        func(s ...string) []string { return s },
+	"runFinished": atrium.RunFinished,
+	"dag":         dagGraph,
 }
 
 func when(t any) string {
@@ -125,6 +127,10 @@ func eventLine(typ string, data json.RawMessage) string {
 	switch typ {
 	case atrium.EventJobStatusChanged, atrium.EventDSWStatusChanged, atrium.EventJobTimeout, atrium.EventJobPreempted:
 		return strings.TrimSpace(fmt.Sprintf("%s %s: %s → %s %s", s("kind"), cmpOr(s("displayName"), s("jobId")), s("from"), s("to"), s("reasonCode")))
+	case atrium.EventPipelineRunChanged:
+		return fmt.Sprintf("pipeline run %s: %s → %s", cmpOr(s("displayName"), s("runId")), s("from"), s("to"))
+	case atrium.EventPipelineNodeChanged:
+		return fmt.Sprintf("pipeline run %s node %s: %s → %s", cmpOr(s("displayName"), s("runId")), s("node"), s("from"), s("to"))
 	case atrium.EventModelApprovalChanged:
 		return fmt.Sprintf("model %s version %s: %s → %s by %s", s("modelId"), s("versionName"), s("from"), s("to"), s("actor"))
 	case atrium.EventWorkspaceMemberChange:

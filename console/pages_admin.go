@@ -22,7 +22,7 @@ type alertForm struct {
 }
 
 var alertEventTypes = []string{atrium.EventJobStatusChanged, atrium.EventJobTimeout, atrium.EventJobPreempted,
-	atrium.EventDSWStatusChanged, atrium.EventPipelineRunChanged, atrium.EventModelApprovalChanged, atrium.EventWorkspaceMemberChange}
+	atrium.EventDSWStatusChanged, atrium.EventPipelineRunChanged, atrium.EventPipelineNodeChanged, atrium.EventModelApprovalChanged, atrium.EventWorkspaceMemberChange}
 
 func (c *Console) alerts(w http.ResponseWriter, r *http.Request, s *session) error {
 	return c.showAlerts(w, r, s, nil, alertForm{EventType: atrium.EventJobStatusChanged, Statuses: "Failed", TargetType: atrium.TargetWebhook})

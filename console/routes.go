@@ -43,6 +43,10 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET "+ws+"/dsw", c.page(c.dsw))
 	c.mux.HandleFunc("POST "+ws+"/dsw/{job}/{action}", c.page(c.dswAction))
 
+	c.mux.HandleFunc("GET "+ws+"/pipelines", c.page(c.pipelines))
+	c.mux.HandleFunc("GET "+ws+"/runs/{run}", c.page(c.pipelineRun))
+	c.mux.HandleFunc("POST "+ws+"/runs/{run}/{action}", c.page(c.runAction))
+
 	c.mux.HandleFunc("GET "+ws+"/assets/{kind}", c.page(c.assets))
 	c.mux.HandleFunc("POST "+ws+"/assets/{kind}/{id}/publish", c.page(c.publishAsset))
 	c.mux.HandleFunc("GET "+ws+"/models/{id}", c.page(c.model))

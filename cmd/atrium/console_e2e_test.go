@@ -254,6 +254,31 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Errorf("%s: controls without a label: %s", p, u)
 		}
 	}
+	// The diamond pipeline, run through the API, followed on its run page.
+	leadTok, err := httpapi.NewClient(s.url, "").CreateTokenWithPassword(ctx, "lead", pw, httpapi.CreateTokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leadAPI := httpapi.NewClient(s.url, leadTok.Token)
+	doc, err := os.ReadFile("../../examples/pipelines/diamond.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := leadAPI.CreatePipeline(ctx, wsID, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := leadAPI.CreateRun(ctx, wsID, httpapi.CreateRunRequest{PipelineID: pl.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead.do("run page", chromedp.Navigate(lead.base+wsURL+"/runs/"+run.ID), chromedp.WaitVisible(chromedp.ID("run-word")))
+	lead.waitFor("the run to succeed", `document.querySelector("#run-word").textContent === "Succeeded"`)
+	if got := lead.eval(`[...document.querySelectorAll("svg.chart g title")].map(e => e.textContent).join(",")`); got != "A: Succeeded,B: Succeeded,C: Succeeded,D: Succeeded" {
+		t.Errorf("the run's graph shows %q", got)
+	}
+	lead.screenshot("05-pipeline-run")
+	lead.do("pipelines", chromedp.Navigate(lead.base+wsURL+"/pipelines"), chromedp.WaitVisible(chromedp.CSS(`a[href$="/runs/`+run.ID+`"]`)))
 	lead.consoleClean()
 	lead.logout()
 	lead.close()
@@ -291,7 +316,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if got := otto.eval(`document.querySelector("svg.chart title").textContent`); !strings.Contains(got, "1.0.0") {
 		t.Errorf("no lineage graph: %q", got)
 	}
-	otto.screenshot("05-model-approved")
+	otto.screenshot("06-model-approved")
 	v, err := dana.GetAssetVersion(ctx, wsID, httpapi.KindModels, modelID, "1.0.0")
 	if err != nil || v.String("approvalStatus") != "Approved" || v.String("approvedBy") != "otto" {
 		t.Errorf("after the click the API says %v %v", v, err)
@@ -302,7 +327,8 @@ func TestConsoleInChromium(t *testing.T) {
 	// Gus the guest: every page he can open offers no write but signing out.
 	gus := s.tab(t)
 	gus.login("gus", pw)
-	for i, path := range []string{wsURL, wsURL + "/members", wsURL + "/jobs", jobURL, wsURL + "/assets/models", wsURL + "/models/" + modelID, wsURL + "/dsw"} {
+	for i, path := range []string{wsURL, wsURL + "/members", wsURL + "/jobs", jobURL, wsURL + "/assets/models", wsURL + "/models/" + modelID, wsURL + "/dsw",
+		wsURL + "/pipelines"} {
 		gus.do("guest opens "+path, chromedp.Navigate(gus.base+path), chromedp.WaitVisible(chromedp.ID("main")))
 		writes := gus.eval(`[...document.querySelectorAll("form")].filter(f => f.method === "post" && f.getAttribute("action") !== "/logout").map(f => f.getAttribute("action")).join(" ")`)
 		if writes != "" {
@@ -311,7 +337,7 @@ func TestConsoleInChromium(t *testing.T) {
 		if strings.Contains(path, "/jobs/") && gus.eval(`document.querySelector("#status-word").textContent`) != "Succeeded" {
 			t.Errorf("the guest cannot see the public job's status")
 		}
-		gus.screenshot(fmt.Sprintf("06-guest-%d", i))
+		gus.screenshot(fmt.Sprintf("07-guest-%d", i))
 	}
 	gus.consoleClean()
 	t.Logf("screenshots in %s", lead.shot)
