@@ -55,6 +55,8 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 	if err != nil {
 		return nil, err
 	}
+	// A pod's end frees capacity: schedule again at once, not at the next tick.
+	lx.OnExit = loop.Wake
 	// serve starts the loop on the replica that leads (package leader).
 	return &jobRuntime{store: db, loop: loop, executors: exs}, nil
 }

@@ -71,6 +71,10 @@ const (
 type Executor struct {
 	dir    string
 	logger *slog.Logger
+	// OnExit, when set before the first Start, is called when a pod this
+	// process started ends, so the scheduling loop can notice at once
+	// instead of at its next pass.
+	OnExit func()
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -150,7 +154,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 
 	h := executor.Handle{Backend: Name, JobID: t.JobID, Attempt: t.Attempt, Ref: final, Pods: map[string]string{}}
 	for _, p := range t.Pods {
-		ref, err := launch(filepath.Join(final, p.Name))
+		ref, err := launch(filepath.Join(final, p.Name), e.OnExit)
 		if err != nil {
 			// Nothing may keep running when Start fails.
 			if serr := e.Stop(context.WithoutCancel(ctx), h, 0); serr != nil {
@@ -244,8 +248,9 @@ func podEnv(t executor.Task, p executor.PodTask, work string) []string {
 }
 
 // launch starts the supervisor of the pod in podDir and returns its
-// reference, also recorded in the proc file.
-func launch(podDir string) (procRef, error) {
+// reference, also recorded in the proc file; onExit (if any) runs when the
+// supervisor ends.
+func launch(podDir string, onExit func()) (procRef, error) {
 	out, err := os.OpenFile(filepath.Join(podDir, outputFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return procRef{}, err
@@ -275,7 +280,12 @@ func launch(podDir string) (procRef, error) {
 		ref := procRef{PID: cmd.Process.Pid, Start: st.Start}
 		if err = writeFileAtomic(filepath.Join(podDir, procFile), []byte(ref.String()+"\n")); err == nil {
 			// Reap it when it ends, so no zombie stays while we run.
-			go cmd.Wait()
+			go func() {
+				_ = cmd.Wait()
+				if onExit != nil {
+					onExit()
+				}
+			}()
 			return ref, nil
 		}
 	}
