@@ -491,9 +491,16 @@ func TestRetryAfter(t *testing.T) {
 	if gap := times[1].Sub(times[0]); gap < 900*time.Millisecond || gap > 3*time.Second {
 		t.Errorf("retry after %v, want about 1 s", gap)
 	}
-	ds, _ := f.db.FindDeliveries(ctx, rulesOf(t, f)[0], 10)
+	// The receiver has answered; the engine records the outcome a moment later.
+	var ds []*atrium.Delivery
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ds, _ = f.db.FindDeliveries(ctx, rulesOf(t, f)[0], 10)
+		if len(ds) == 1 && ds[0].Status != atrium.DeliveryPending || time.Now().After(end) {
+			break
+		}
+	}
 	if len(ds) != 1 || ds[0].Status != atrium.DeliveryDelivered || ds[0].Attempts != 2 {
-		t.Errorf("delivery = %+v", ds[0])
+		t.Errorf("delivery = %+v", ds)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
 	"slices"
 	"strings"
 	"time"
@@ -910,7 +911,10 @@ func (c jsonCol) Scan(src any) error {
 	default:
 		return fmt.Errorf("cannot scan %T into JSON", src)
 	}
-	if err := json.Unmarshal(b, c.v); err != nil {
+	// The JSON v2 decoder (the future encoding/json/v2) decodes two to
+	// three times faster; listing jobs is mostly this. The columns hold what
+	// encoding/json wrote, which v2 reads the same.
+	if err := jsonv2.Unmarshal(b, c.v); err != nil {
 		return fmt.Errorf("decode JSON column: %w", err)
 	}
 	return nil

@@ -41,6 +41,8 @@ type DB struct {
 	now  atomic.Pointer[func() time.Time]
 	// queries counts statements run, so tests can catch N+1 query patterns.
 	queries atomic.Int64
+	// writeStmts and readStmts cache prepared statements (SQLite only).
+	writeStmts, readStmts *stmtCache
 }
 
 // Queries returns how many SQL statements the store has run since it was
@@ -148,7 +150,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{write: write, read: read, d: sqliteDialect}
+	db := &DB{write: write, read: read, d: sqliteDialect, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
 	return db.init(ctx, o)
 }
 
@@ -225,6 +227,8 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (db *DB) Close() error {
+	db.writeStmts.close()
+	db.readStmts.close()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -239,6 +243,7 @@ type txn struct {
 	d       *dialect
 	now     time.Time
 	queries *atomic.Int64
+	stmts   *stmtCache
 	// audit is the context's audit record once this transaction has written
 	// its log line; Commit marks it Recorded.
 	audit *atrium.Audit
@@ -246,15 +251,15 @@ type txn struct {
 
 // begin starts a read-write transaction, or a read-only one on the read pool.
 func (db *DB) begin(ctx context.Context, write bool) (*txn, error) {
-	pool, opts := db.read, &sql.TxOptions{ReadOnly: true}
+	pool, opts, stmts := db.read, &sql.TxOptions{ReadOnly: true}, db.readStmts
 	if write {
-		pool, opts = db.write, nil
+		pool, opts, stmts = db.write, nil, db.writeStmts
 	}
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	t := &txn{tx: tx, d: db.d, now: db.Now(), queries: &db.queries}
+	t := &txn{tx: tx, d: db.d, now: db.Now(), queries: &db.queries, stmts: stmts}
 	if write {
 		if err := fenceTx(ctx, t); err != nil {
 			t.Rollback()
@@ -281,17 +286,29 @@ func (tx *txn) Rollback() { _ = tx.tx.Rollback() }
 
 func (tx *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	tx.queries.Add(1)
-	return tx.tx.ExecContext(ctx, tx.d.rebind(query), args...)
+	q := tx.d.rebind(query)
+	if st := tx.stmts.get(q); st != nil {
+		return tx.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.tx.ExecContext(ctx, q, args...)
 }
 
 func (tx *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	tx.queries.Add(1)
-	return tx.tx.QueryContext(ctx, tx.d.rebind(query), args...)
+	q := tx.d.rebind(query)
+	if st := tx.stmts.get(q); st != nil {
+		return tx.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, q, args...)
 }
 
 func (tx *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	tx.queries.Add(1)
-	return tx.tx.QueryRowContext(ctx, tx.d.rebind(query), args...)
+	q := tx.d.rebind(query)
+	if st := tx.stmts.get(q); st != nil {
+		return tx.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, q, args...)
 }
 
 // count runs a SELECT count(*) query.
