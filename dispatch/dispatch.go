@@ -45,6 +45,9 @@ type Config struct {
 	Policy    scheduler.Policy
 	// Interval between passes when nothing wakes the loop (default 1s).
 	Interval time.Duration
+	// JobsChanged, when set, is called after a pass in which jobs ended or
+	// changed state, so what waits on them (pipelines) can look at once.
+	JobsChanged func()
 	// Grace is how long pods get between SIGTERM and SIGKILL (default 5s).
 	Grace time.Duration
 	// DSWPageCommand is what a DSW instance without a command runs: by
@@ -144,6 +147,9 @@ func (s *Service) Pass(ctx context.Context) error {
 			s.cfg.Logger.Warn("reconcile job", "job", id, "err", err)
 		}
 		changed = changed || c
+	}
+	if changed && s.cfg.JobsChanged != nil {
+		s.cfg.JobsChanged()
 	}
 	if changed {
 		// Ended and stopped jobs give capacity back before scheduling.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"atrium"
 	"atrium/cluster"
@@ -22,6 +23,9 @@ type jobRuntime struct {
 	store     atrium.Store
 	loop      *dispatch.Service
 	executors map[string]executor.Executor
+	// jobsChanged is called when the loop saw jobs end or change (set once
+	// the pipeline controller exists; the loop may already run).
+	jobsChanged atomic.Pointer[func()]
 }
 
 func (r *jobRuntime) Wake() { r.loop.Wake() }
@@ -51,14 +55,21 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 			logger.Info("slurm executor ready (sbatch found)")
 		}
 	}
-	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch")})
+	r := &jobRuntime{store: db, executors: exs}
+	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch"),
+		JobsChanged: func() {
+			if fn := r.jobsChanged.Load(); fn != nil {
+				(*fn)()
+			}
+		}})
 	if err != nil {
 		return nil, err
 	}
+	r.loop = loop
 	// A pod's end frees capacity: schedule again at once, not at the next tick.
 	lx.OnExit = loop.Wake
 	// serve starts the loop on the replica that leads (package leader).
-	return &jobRuntime{store: db, loop: loop, executors: exs}, nil
+	return r, nil
 }
 
 // ImportNodes records the nodes of a slurm group's partition; a Slurm node

@@ -145,6 +145,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	defer pipes.Stop()
 	api.Pipelines = pipes
+	// A node's job ending moves its run on at once, not at the next tick.
+	wakePipes := pipes.Wake
+	jobs.jobsChanged.Store(&wakePipes)
 	alerts, err := startNotify(ctx, db, box, api.Registry(), cfg.notify, logger)
 	if err != nil {
 		return err
