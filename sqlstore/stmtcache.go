@@ -11,7 +11,7 @@ import (
 // PostgreSQL pools have none. Queries with variable shapes (filters, IN
 // lists) would grow it without end, so it stops adding at maxStmts.
 type stmtCache struct {
-	pool *sql.DB
+	pool   *sql.DB
 	mu     sync.Mutex
 	m      map[string]*sql.Stmt // nil value: being prepared
 	closed bool
