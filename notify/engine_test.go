@@ -431,7 +431,9 @@ func TestCrashRestart(t *testing.T) {
 	r.waitFor(t, 30*time.Second, "a third", func() bool { return len(r.seen) >= n/3 })
 	e1.Stop() // the crash: attempts in flight are abandoned, leases held
 	f.db.Close()
+	r.mu.Lock()
 	before := len(r.seen)
+	r.mu.Unlock()
 
 	f.db = openDB(t, f.path)
 	f.engine(t, func(c *Config) { c.Lease = time.Second })
