@@ -163,7 +163,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	logger.Info("atrium listening", "addr", "http://"+ln.Addr().String())
+	logger.Info("atrium listening", "addr", "http://"+ln.Addr().String(), "webConsole", "http://"+ln.Addr().String()+"/")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -223,7 +223,8 @@ func bootstrap(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 		_ = os.Remove(path)
 		return err
 	}
-	logger.Info("created user admin (ResourceAdmin); its API token is in the file", "tokenFile", path)
+	logger.Info("created user admin (ResourceAdmin); its API token is in the file", "tokenFile", path,
+		"webConsole", "sign in after giving admin a password: atrium login --token-file "+path+" && atrium user update admin --password")
 	return nil
 }
 
