@@ -70,7 +70,7 @@ func (s *server) tab(t *testing.T) *tab {
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	tb := &tab{t: t, ctx: ctx, base: s.url, shot: artifactsDir(t), close: func() { cancelT(); cancel(); cancelA() }}
 	t.Cleanup(tb.close)
-	// Start the tab, then record its console: errors and warnings fail the test.
+	// Start the tab, then record its console: errors and exceptions fail the test.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -79,7 +79,7 @@ func (s *server) tab(t *testing.T) *tab {
 			if err != nil {
 				return
 			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleWarning {
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
 				tb.mu.Lock()
 				tb.logs = append(tb.logs, m.String()+" ("+m.URL+")")
 				tb.mu.Unlock()
