@@ -152,7 +152,10 @@ func TestLeaderKilledMidPass(t *testing.T) {
 	}
 	// Kill the leader once some jobs have run and others wait.
 	old := r.leader()
-	for {
+	for wait := time.Now().Add(60 * time.Second); ; {
+		if time.Now().After(wait) {
+			t.Fatalf("jobs do not run; leader log:\n%s", old.stderr)
+		}
 		done := 0
 		for _, j := range allJobs(t, old, r.token, wsPath) {
 			if j["status"] == "Succeeded" {
