@@ -3,6 +3,7 @@ package atrium
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,7 +142,7 @@ func (s *PipelineSpec) Validate(components map[string]*PipelineComponent) error 
 		if _, dup := params[p.Name]; dup {
 			return FieldErrorf(f+".name", "%q is declared twice", p.Name)
 		}
-		if !contains(paramTypes, p.Type) {
+		if !slices.Contains(paramTypes, p.Type) {
 			return FieldErrorf(f+".type", "must be one of %s", strings.Join(paramTypes, ", "))
 		}
 		if p.Default != nil && !ValueFits(p.Type, p.Default) {
@@ -368,12 +369,12 @@ func (n *PipelineNodeSpec) validateParams(params map[string]string, c *PipelineC
 func (n *PipelineNodeSpec) Upstream() []string {
 	var out []string
 	for _, in := range n.Inputs {
-		if src, _, ok := strings.Cut(in.From, "."); ok && !contains(out, src) {
+		if src, _, ok := strings.Cut(in.From, "."); ok && !slices.Contains(out, src) {
 			out = append(out, src)
 		}
 	}
 	for _, d := range n.DependsOn {
-		if !contains(out, d) {
+		if !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
@@ -423,7 +424,7 @@ func (s *PipelineSpec) Downstream(names []string) map[string]bool {
 	for _, name := range order {
 		n := s.node(name)
 		for _, u := range n.Upstream() {
-			if out[u] || contains(names, u) {
+			if out[u] || slices.Contains(names, u) {
 				out[name] = true
 			}
 		}
@@ -471,13 +472,4 @@ func (s *PipelineSpec) Arguments(args map[string]any) (map[string]any, error) {
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@
 package authz
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -233,7 +234,7 @@ func (a *Authorizer) allowed(sub *Subject, p *Permission, res *Resource) bool {
 }
 
 func notFound(res Resource) error {
-	kind := cmpOr(res.Kind, "resource")
+	kind := cmp.Or(res.Kind, "resource")
 	if res.ID == "" {
 		return atrium.Errorf(atrium.ENOTFOUND, "%s not found", kind)
 	}
@@ -248,20 +249,13 @@ func scopeHint(p *Permission, sub Subject, res Resource) string {
 	case s == 0:
 		return ""
 	case s&Own != 0 && s&Public != 0:
-		return fmt.Sprintf(" (you hold it only on your own or PUBLIC %ss)", cmpOr(res.Kind, "target"))
+		return fmt.Sprintf(" (you hold it only on your own or PUBLIC %ss)", cmp.Or(res.Kind, "target"))
 	case s&Own != 0:
-		return fmt.Sprintf(" (you hold it only on %ss you created)", cmpOr(res.Kind, "target"))
+		return fmt.Sprintf(" (you hold it only on %ss you created)", cmp.Or(res.Kind, "target"))
 	case s&Public != 0:
-		return fmt.Sprintf(" (you hold it only on PUBLIC %ss)", cmpOr(res.Kind, "target"))
+		return fmt.Sprintf(" (you hold it only on PUBLIC %ss)", cmp.Or(res.Kind, "target"))
 	}
 	return ""
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ParseGrant parses one permission entry of a custom role: "Module:Action"

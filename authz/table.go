@@ -1,6 +1,9 @@
 package authz
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Role shorthands for the table.
 const (
@@ -76,7 +79,7 @@ func run(module, noun, kind string, creators ...string) []*Permission {
 	get := module + ":Get" + noun
 	others := []string{}
 	for _, r := range everyone {
-		if r != owner && r != admin && r != op && !contains(creators, r) {
+		if r != owner && r != admin && r != op && !slices.Contains(creators, r) {
 			others = append(others, r)
 		}
 	}
@@ -88,15 +91,6 @@ func run(module, noun, kind string, creators ...string) []*Permission {
 		ws(module+":Update"+noun, get, "Change a "+kind+"'s priority, description or accessibility", g(All, op), g(Own, creators...)),
 		ws(module+":Delete"+noun, get, "Delete a finished "+kind, g(All, op), g(Own, creators...)),
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // raOwns lets ResourceAdmin create and list (code create and List*, in

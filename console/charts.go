@@ -4,6 +4,7 @@ package console
 // readable by screen readers through role="img" and a <title>.
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
@@ -94,7 +95,7 @@ func memberChart(rep *httpapi.UsageReport) template.HTML {
 	fmt.Fprintf(&b, `<svg class="chart" width="%.0f" height="%.0f" role="img" aria-label="%s per member, last 7 days"><title>%s per member, last 7 days</title>`, labelW+barW+90, hgt, unit, unit)
 	for i, it := range rep.Items {
 		y, v := float64(i)*rowH, value(it)
-		fmt.Fprintf(&b, `<text x="0" y="%.0f" class="lbl">%s</text>`, y+16, esc(cmpOr(it.Key, "(none)")))
+		fmt.Fprintf(&b, `<text x="0" y="%.0f" class="lbl">%s</text>`, y+16, esc(cmp.Or(it.Key, "(none)")))
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.1f" height="16" fill="%s"/>`, labelW, y+4, barW*v/top, palette[0])
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="lbl">%s %s</text>`, labelW+barW*v/top+6, y+16, num(round2(v)), unit)
 	}
@@ -160,13 +161,13 @@ func dailyChart(days []dayUsage, quotas []*httpapi.QuotaView) template.HTML {
 			}
 			y -= hgt
 			fmt.Fprintf(&b, `<rect x="%.0f" y="%.1f" width="%.0f" height="%.1f" fill="%s"><title>%s %s: %s %s</title></rect>`,
-				x, y, colW-10, hgt, palette[j%len(palette)], d.Day.Format("Jan 2"), esc(cmpOr(names[k], k)), num(round2(value(d, k))), unit)
+				x, y, colW-10, hgt, palette[j%len(palette)], d.Day.Format("Jan 2"), esc(cmp.Or(names[k], k)), num(round2(value(d, k))), unit)
 		}
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="lbl">%s</text>`, x, plotH+22, d.Day.Format("01-02"))
 	}
 	b.WriteString(`</svg><ul class="legend">`)
 	for j, k := range order {
-		fmt.Fprintf(&b, `<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="%s"/></svg> %s</li>`, palette[j%len(palette)], esc(cmpOr(names[k], k)))
+		fmt.Fprintf(&b, `<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="%s"/></svg> %s</li>`, palette[j%len(palette)], esc(cmp.Or(names[k], k)))
 	}
 	b.WriteString(`</ul>`)
 	return template.HTML(b.String())
@@ -180,7 +181,7 @@ func lineageGraph(l *httpapi.LineageView) template.HTML {
 	}
 	var inputs []string
 	for _, d := range l.DataSources {
-		inputs = append(inputs, "dataset "+cmpOr(d.DatasetName, cmpOr(d.URI, d.DatasetID))+cmpOrPrefix(" v", d.Version))
+		inputs = append(inputs, "dataset "+cmp.Or(d.DatasetName, cmp.Or(d.URI, d.DatasetID))+cmpOrPrefix(" v", d.Version))
 	}
 	if l.CodeSource != nil {
 		inputs = append(inputs, "code "+l.CodeSource.Name)
@@ -190,7 +191,7 @@ func lineageGraph(l *httpapi.LineageView) template.HTML {
 	}
 	job := "registered by hand"
 	if l.Job != nil {
-		job = "job " + cmpOr(l.Job.DisplayName, l.Job.ID) + " (" + l.Job.Status + ")"
+		job = "job " + cmp.Or(l.Job.DisplayName, l.Job.ID) + " (" + l.Job.Status + ")"
 	}
 	out := "model version " + l.Version.VersionName
 	const boxW, boxH, gap = 230.0, 30.0, 12.0
@@ -294,7 +295,7 @@ func dagGraph(r *atrium.PipelineRun) template.HTML {
 		}
 	}
 	for _, n := range r.Spec.Nodes {
-		p, st := pos[n.Name], cmpOr(status[n.Name], "Pending")
+		p, st := pos[n.Name], cmp.Or(status[n.Name], "Pending")
 		fmt.Fprintf(&b, `<g><title>%s: %s</title><rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" rx="6" fill="%s" stroke="#5f6368"/><text x="%.0f" y="%.0f" class="lbl">%s</text><text x="%.0f" y="%.0f" class="lbl">%s</text></g>`,
 			esc(n.Name), esc(st), p[0], p[1], boxW, boxH, fill[statusClass(st)], p[0]+8, p[1]+14, esc(clip(n.Name, 20)), p[0]+8, p[1]+28, esc(st))
 	}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -239,16 +240,7 @@ func (v *view) CSRF() string {
 // IsAdmin: the user is a ResourceAdmin (quota tree, all workspaces).
 func (v *view) IsAdmin() bool {
 	u := v.User()
-	return u != nil && hasRole(u.PlatformRoles, atrium.RoleResourceAdmin)
-}
-
-func hasRole(roles []string, r string) bool {
-	for _, x := range roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
+	return u != nil && slices.Contains(u.PlatformRoles, atrium.RoleResourceAdmin)
 }
 
 // Can says whether the user may perform code on the workspace itself.

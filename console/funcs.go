@@ -1,9 +1,11 @@
 package console
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +20,7 @@ var funcs = template.FuncMap{
 	"when":        when,
 	"ago":         ago,
 	"join":        strings.Join,
-	"has":         hasRole,
+	"has":         slices.Contains[[]string],
 	"statusClass": statusClass,
 	"finished":    atrium.JobFinished,
 	"waiting":     waiting,
@@ -126,15 +128,15 @@ func eventLine(typ string, data json.RawMessage) string {
 	}
 	switch typ {
 	case atrium.EventJobStatusChanged, atrium.EventDSWStatusChanged, atrium.EventJobTimeout, atrium.EventJobPreempted:
-		return strings.TrimSpace(fmt.Sprintf("%s %s: %s → %s %s", s("kind"), cmpOr(s("displayName"), s("jobId")), s("from"), s("to"), s("reasonCode")))
+		return strings.TrimSpace(fmt.Sprintf("%s %s: %s → %s %s", s("kind"), cmp.Or(s("displayName"), s("jobId")), s("from"), s("to"), s("reasonCode")))
 	case atrium.EventPipelineRunChanged:
-		return fmt.Sprintf("pipeline run %s: %s → %s", cmpOr(s("displayName"), s("runId")), s("from"), s("to"))
+		return fmt.Sprintf("pipeline run %s: %s → %s", cmp.Or(s("displayName"), s("runId")), s("from"), s("to"))
 	case atrium.EventPipelineNodeChanged:
-		return fmt.Sprintf("pipeline run %s node %s: %s → %s", cmpOr(s("displayName"), s("runId")), s("node"), s("from"), s("to"))
+		return fmt.Sprintf("pipeline run %s node %s: %s → %s", cmp.Or(s("displayName"), s("runId")), s("node"), s("from"), s("to"))
 	case atrium.EventModelApprovalChanged:
 		return fmt.Sprintf("model %s version %s: %s → %s by %s", s("modelId"), s("versionName"), s("from"), s("to"), s("actor"))
 	case atrium.EventWorkspaceMemberChange:
-		return strings.TrimSpace(fmt.Sprintf("member %s %s %s", cmpOr(s("userName"), s("userId")), s("action"), s("role")))
+		return strings.TrimSpace(fmt.Sprintf("member %s %s %s", cmp.Or(s("userName"), s("userId")), s("action"), s("role")))
 	}
 	return typ
 }

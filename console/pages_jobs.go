@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -145,7 +146,7 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, s *session) error 
 	if err != nil {
 		return err
 	}
-	v.Title = cmpOr(j.DisplayName, j.ID)
+	v.Title = cmp.Or(j.DisplayName, j.ID)
 	v.Data = &jobData{Job: j, Spec: specText(j), Pod: r.URL.Query().Get("pod")}
 	if r.URL.Query().Get("partial") == "status" {
 		if atrium.JobFinished(j.Status) {
@@ -298,11 +299,4 @@ func (c *Console) dswAction(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	redirect(w, r, "/w/"+ws+"/dsw", "Instance "+id+": "+r.PathValue("action")+" requested.")
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"net/http"
 
 	"atrium"
@@ -40,7 +41,7 @@ func (c *Console) pipelineRun(w http.ResponseWriter, r *http.Request, s *session
 	if err != nil {
 		return err
 	}
-	v.Title = "Run " + cmpOr(run.DisplayName, run.ID)
+	v.Title = "Run " + cmp.Or(run.DisplayName, run.ID)
 	v.Data = run
 	if r.URL.Query().Get("partial") == "status" {
 		if atrium.RunFinished(run.Status) {

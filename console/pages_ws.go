@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
@@ -72,7 +73,7 @@ func (c *Console) showWorkspaces(w http.ResponseWriter, r *http.Request, s *sess
 func (c *Console) createWorkspace(w http.ResponseWriter, r *http.Request, s *session) error {
 	req := httpapi.CreateWorkspaceRequest{Name: strings.TrimSpace(r.PostFormValue("name")),
 		DisplayName: r.PostFormValue("displayName"), Description: r.PostFormValue("description"),
-		EnvTypes: strings.Split(cmpOr(r.PostFormValue("envTypes"), "dev,prod"), ",")}
+		EnvTypes: strings.Split(cmp.Or(r.PostFormValue("envTypes"), "dev,prod"), ",")}
 	ws, err := s.client.CreateWorkspace(r.Context(), req)
 	if err != nil {
 		return c.showWorkspaces(w, r, s, err, req)

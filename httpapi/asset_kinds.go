@@ -5,6 +5,7 @@ package httpapi
 // in assets.go take.
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -105,7 +106,7 @@ func oneOfField(field, v string, allowed []string) error {
 }
 
 func (s *DatasetSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
-	s.DataType, s.Property, s.SourceType = cmpOr(s.DataType, "COMMON"), cmpOr(s.Property, "DIRECTORY"), cmpOr(s.SourceType, "USER")
+	s.DataType, s.Property, s.SourceType = cmp.Or(s.DataType, "COMMON"), cmp.Or(s.Property, "DIRECTORY"), cmp.Or(s.SourceType, "USER")
 	if err := oneOfField("dataType", s.DataType, dataTypes); err != nil {
 		return err
 	}
@@ -324,7 +325,7 @@ func (s *ModelVersionSpec) check(c *call, a *atrium.Asset, v *atrium.AssetVersio
 		return err
 	}
 	v.ApprovalStatus = atrium.ApprovalPending
-	v.SourceType = cmpOr(v.SourceType, "Custom")
+	v.SourceType = cmp.Or(v.SourceType, "Custom")
 	switch v.SourceType {
 	case "Job":
 		if v.SourceID == "" {
@@ -437,7 +438,7 @@ func (s *CodeSourceSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	if s.Commit != "" && !commitRE.MatchString(s.Commit) {
 		return atrium.FieldErrorf("commit", "must be a hexadecimal commit id (7–64 characters)")
 	}
-	s.MountPath = cmpOr(s.MountPath, "/root/code")
+	s.MountPath = cmp.Or(s.MountPath, "/root/code")
 	if !mountPathRE.MatchString(s.MountPath) || strings.Contains(s.MountPath, "..") {
 		return atrium.FieldErrorf("mountPath", "must be an absolute path")
 	}

@@ -5,9 +5,11 @@ package httpapi
 // datasets, code source, image).
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"atrium"
 	"atrium/authz"
@@ -100,7 +102,7 @@ func approveModelVersion(c *call) (any, error) {
 	default:
 		return nil, atrium.FieldErrorf("approvalStatus", "must be Approved or Rejected")
 	}
-	from := cmpOr(v.ApprovalStatus, atrium.ApprovalPending)
+	from := cmp.Or(v.ApprovalStatus, atrium.ApprovalPending)
 	if from != atrium.ApprovalPending {
 		return nil, atrium.Errorf(atrium.ECONFLICT, "%s: version %s is already %s", approvalRule, v.Name, from)
 	}
@@ -148,7 +150,7 @@ func modelLineage(c *call) (any, error) {
 	}
 	lj := &LineageJob{ID: j.ID, DisplayName: j.DisplayName, Status: j.Status, JobType: j.JobType, Images: []string{}}
 	for _, r := range j.Spec.JobSpecs {
-		if r.Image != "" && !contains(lj.Images, r.Image) {
+		if r.Image != "" && !slices.Contains(lj.Images, r.Image) {
 			lj.Images = append(lj.Images, r.Image)
 		}
 	}
@@ -161,7 +163,7 @@ func modelLineage(c *call) (any, error) {
 		if d.DatasetID != "" {
 			if ds, err := c.s.Store.FindAssetByID(c.ctx(), d.DatasetID); err == nil && ds.WorkspaceID == c.ws.ID {
 				ld.DatasetName = ds.Name
-				name := cmpOr(d.Version, ds.LatestVersion)
+				name := cmp.Or(d.Version, ds.LatestVersion)
 				if dv, err := c.s.Store.FindAssetVersion(c.ctx(), ds.ID, name); err == nil {
 					ld.Version, ld.URI = dv.Name, dv.URI
 				}
@@ -175,7 +177,7 @@ func modelLineage(c *call) (any, error) {
 			var s CodeSourceSpec
 			_ = json.Unmarshal(src.Spec, &s)
 			lc.Name, lc.Repo = src.Name, s.Repo
-			lc.Branch, lc.Commit = cmpOr(lc.Branch, s.Branch), cmpOr(lc.Commit, s.Commit)
+			lc.Branch, lc.Commit = cmp.Or(lc.Branch, s.Branch), cmp.Or(lc.Commit, s.Commit)
 		}
 		out.CodeSource = lc
 	}

@@ -10,6 +10,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -359,7 +360,7 @@ func (k *assetKind) list(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sortBy = cmpOr(sortBy, "createdAt")
+	sortBy = cmp.Or(sortBy, "createdAt")
 	desc := order == "desc" || (order == "" && sortBy != "name")
 	f := atrium.AssetFilter{WorkspaceID: c.ws.ID, Kind: k.kind, Filter: q.Get("filter"), SortBy: sortBy, Desc: desc,
 		Offset: p.offset, Limit: p.limit}

@@ -10,6 +10,7 @@ package httpapi
 // the store in the transaction that writes it.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -278,7 +279,7 @@ func putNode(c *call) (any, error) {
 	if err := validateLabels(req.Labels); err != nil {
 		return nil, err
 	}
-	state := cmpOr(req.State, atrium.NodeReady)
+	state := cmp.Or(req.State, atrium.NodeReady)
 	switch state {
 	case atrium.NodeReady, atrium.NodeNotReady, atrium.NodeDraining:
 	default:
@@ -409,7 +410,7 @@ func (c *call) quota(req *QuotaRequest) (*atrium.Quota, error) {
 		return nil, err
 	}
 	q := &atrium.Quota{Name: req.Name, Description: req.Description, ParentID: req.ParentID,
-		ResourceGroups: req.ResourceGroupIDs, QueueStrategy: cmpOr(req.QueueStrategy, atrium.RoundRobin),
+		ResourceGroups: req.ResourceGroupIDs, QueueStrategy: cmp.Or(req.QueueStrategy, atrium.RoundRobin),
 		PreemptorPriority: req.PreemptorPriority, PreemptedPriority: req.PreemptedPriority,
 		OfferedToAll: req.OfferedToAll, OfferedTo: req.OfferedTo}
 	var err error

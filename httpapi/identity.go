@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func createToken(c *call) (any, error) {
 	if len(req.Name) > 64 {
 		return nil, atrium.FieldErrorf("name", "must be at most 64 characters")
 	}
-	tok := &atrium.Token{UserID: c.user.ID, Name: cmpOr(req.Name, "token")}
+	tok := &atrium.Token{UserID: c.user.ID, Name: cmp.Or(req.Name, "token")}
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d <= 0 || d > maxTokenLifetime {
@@ -140,7 +141,7 @@ func createUser(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &atrium.User{Name: req.Name, DisplayName: cmpOr(req.DisplayName, req.Name), Email: req.Email, PasswordHash: hash, PlatformRoles: req.PlatformRoles}
+	u := &atrium.User{Name: req.Name, DisplayName: cmp.Or(req.DisplayName, req.Name), Email: req.Email, PasswordHash: hash, PlatformRoles: req.PlatformRoles}
 	if u.PlatformRoles == nil {
 		u.PlatformRoles = []string{}
 	}

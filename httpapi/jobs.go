@@ -6,11 +6,13 @@ package httpapi
 // (a new job, a stop) and wake it.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"atrium"
@@ -171,7 +173,7 @@ func (k jobKind) list(c *call) (any, error) {
 		QuotaID: q.Get("quotaId"), Offset: p.offset, Limit: p.limit}
 	if s := q.Get("status"); s != "" {
 		for _, st := range strings.Split(s, ",") {
-			if !contains(jobStatuses, st) {
+			if !slices.Contains(jobStatuses, st) {
 				return nil, atrium.FieldErrorf("status", "%q is not a job status (%s)", st, strings.Join(jobStatuses, ", "))
 			}
 			f.Statuses = append(f.Statuses, st)
@@ -196,15 +198,6 @@ func (c *call) visibleTo(code string) string {
 		return c.user.ID
 	}
 	return "-"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // jobOf loads the job of kind k named by the path and authorizes code on
@@ -319,7 +312,7 @@ func (k jobKind) updateOne(c *call) (any, error) {
 			return nil, err
 		}
 		if limit, by := atrium.RoleCap(cfg, c.sub.Roles); *req.Priority > limit {
-			return nil, atrium.FieldErrorf("priority", "%d is above the cap of %d for your role %s (workspace config maxPriority)", *req.Priority, limit, cmpOr(by, "(none)"))
+			return nil, atrium.FieldErrorf("priority", "%d is above the cap of %d for your role %s (workspace config maxPriority)", *req.Priority, limit, cmp.Or(by, "(none)"))
 		}
 		if atrium.JobFinished(j.Status) {
 			return nil, atrium.Errorf(atrium.ECONFLICT, "%s %s has ended; its priority no longer matters", k.noun, j.ID)

@@ -5,7 +5,9 @@ package httpapi
 // submits the node jobs and follows them.
 
 import (
+	"cmp"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +59,7 @@ func createRun(c *call) (any, error) {
 	if err := checkAccessibility(&req.Accessibility); err != nil {
 		return nil, err
 	}
-	name := cmpOr(strings.TrimSpace(req.DisplayName), p.Name)
+	name := cmp.Or(strings.TrimSpace(req.DisplayName), p.Name)
 	if len([]rune(name)) > 100 {
 		return nil, atrium.FieldErrorf("displayName", "must be at most 100 characters")
 	}
@@ -92,7 +94,7 @@ func createRun(c *call) (any, error) {
 // SQL jobs when a SQL node is among them. Nothing is written.
 func (c *call) checkNodeJobs(r *atrium.PipelineRun, names []string) error {
 	for _, n := range r.Spec.Nodes {
-		if names != nil && !contains(names, n.Name) {
+		if names != nil && !slices.Contains(names, n.Name) {
 			continue
 		}
 		if n.SQL != nil && names == nil {
@@ -137,7 +139,7 @@ func listRuns(c *call) (any, error) {
 	f := atrium.PipelineRunFilter{WorkspaceID: c.ws.ID, PipelineID: q.Get("pipelineId"), Offset: p.offset, Limit: p.limit}
 	if s := q.Get("status"); s != "" {
 		for _, st := range strings.Split(s, ",") {
-			if !contains(runStatuses, st) {
+			if !slices.Contains(runStatuses, st) {
 				return nil, atrium.FieldErrorf("status", "%q is not a run status (%s)", st, strings.Join(runStatuses, ", "))
 			}
 			f.Statuses = append(f.Statuses, st)

@@ -5,6 +5,7 @@ package httpapi
 // new version; runs snapshot one.
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -120,7 +121,7 @@ func (c *call) checkPipelineSpec(s *atrium.PipelineSpec) (map[string]*atrium.Pip
 		} else if err != nil {
 			return nil, err
 		}
-		version := cmpOr(n.Algorithm.Version, a.LatestVersion)
+		version := cmp.Or(n.Algorithm.Version, a.LatestVersion)
 		v, err := c.s.Store.FindAssetVersion(c.ctx(), a.ID, version)
 		if atrium.ErrorCode(err) == atrium.ENOTFOUND {
 			continue

@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,7 +60,7 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 	s := &Server{
 		Store:    store,
 		Authz:    authz.New(),
-		Logger:   cmpOr(logger, slog.New(slog.DiscardHandler)),
+		Logger:   cmp.Or(logger, slog.New(slog.DiscardHandler)),
 		Now:      time.Now,
 		mux:      http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
@@ -282,7 +283,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 		case rt.status == http.StatusNoContent:
 			sw.WriteHeader(http.StatusNoContent)
 		default:
-			writeJSON(sw, cmpOr(c.status, rt.status), out)
+			writeJSON(sw, cmp.Or(c.status, rt.status), out)
 		}
 	})
 }
@@ -419,12 +420,4 @@ func checkQuery(r *http.Request, rt *route) error {
 		}
 	}
 	return nil
-}
-
-func cmpOr[T comparable](a, b T) T {
-	var zero T
-	if a != zero {
-		return a
-	}
-	return b
 }

@@ -63,11 +63,11 @@ func usageKey(a *atrium.Allocation, groupBy string) string {
 	case UsageByGPUType:
 		return a.GPUType
 	case UsageByJobType:
-		return cmpOr(a.JobType, a.JobKind)
+		return cmp.Or(a.JobType, a.JobKind)
 	case UsageByWorkspace:
 		return a.WorkspaceID
 	}
-	return cmpOr(a.UserName, a.UserID)
+	return cmp.Or(a.UserName, a.UserID)
 }
 
 // aggregateUsage adds up allocations over [from, to), grouped by groupBy.
@@ -163,7 +163,7 @@ func usageWindow(q url.Values, now time.Time, groups ...string) (from, to time.T
 		}
 	}
 	groupBy, err = oneOf(q, "groupBy", groups...)
-	return from, to, cmpOr(groupBy, UsageByUser), err
+	return from, to, cmp.Or(groupBy, UsageByUser), err
 }
 
 var usageGroups = []string{UsageByUser, UsageByQuota, UsageByGPUType, UsageByJobType}

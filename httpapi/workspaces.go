@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -29,7 +30,7 @@ func createWorkspace(c *call) (any, error) {
 	if err := decodeJSON(c.r, &req); err != nil {
 		return nil, err
 	}
-	w := &atrium.Workspace{Name: req.Name, DisplayName: cmpOr(req.DisplayName, req.Name), Description: req.Description,
+	w := &atrium.Workspace{Name: req.Name, DisplayName: cmp.Or(req.DisplayName, req.Name), Description: req.Description,
 		EnvTypes: req.EnvTypes, Status: atrium.WorkspaceEnabled, Creator: c.user.ID}
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -322,7 +323,7 @@ func updateRole(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc, perms := cmpOr(req.Description, &cur.Description), cur.Permissions
+	desc, perms := cmp.Or(req.Description, &cur.Description), cur.Permissions
 	if req.Permissions != nil {
 		perms = *req.Permissions
 	}

@@ -12,9 +12,11 @@ package sqlrunner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -254,7 +256,7 @@ func (r *Runner) query(ctx context.Context, workspaceID string, spec *atrium.SQL
 		return res, err
 	}
 	var cs atrium.ConnectionSpec
-	if err := jsonUnmarshal(a.Spec, &cs); err != nil {
+	if err := json.Unmarshal(a.Spec, &cs); err != nil {
 		return res, fmt.Errorf("connection %s: %w", a.ID, err)
 	}
 	cfg, err := pgconn.ParseConfig(cs.URL)
@@ -331,10 +333,10 @@ func scrub(err error, password string) error {
 		return err
 	}
 	msg := err.Error()
-	if !containsStr(msg, password) {
+	if !strings.Contains(msg, password) {
 		return err
 	}
-	return errors.New(replaceAll(msg, password, "***"))
+	return errors.New(strings.ReplaceAll(msg, password, "***"))
 }
 
 // finish ends job id (unless it already ended), retrying on conflicts.
