@@ -83,9 +83,11 @@ type PipelineComponent struct {
 	Outputs         []PipelinePort   `json:"outputs"`
 }
 
-// ComponentParam is a declared parameter of a component.
+// ComponentParam is a declared parameter of a component (an algorithm
+// version's hyper-parameter).
 type ComponentParam struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
+	// Type: one of ParamTypes.
 	Type     string `json:"type"`
 	Default  any    `json:"default,omitempty"`
 	Required bool   `json:"required,omitempty"`
@@ -95,11 +97,13 @@ type ComponentParam struct {
 // rejecting unknown fields with their name.
 func ParsePipelineSpec(b []byte, v any) error { return decodeSpec(b, v, "a pipeline") }
 
+// ParamTypes are the types a pipeline or algorithm parameter may have.
+var ParamTypes = []string{"string", "int", "float", "bool"}
+
 var (
 	nodeNameRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 	portNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 	paramRefRE   = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
-	paramTypes   = []string{"string", "int", "float", "bool"}
 	maxNodes     = 200
 	maxSQLScript = 1 << 20
 )
@@ -142,8 +146,8 @@ func (s *PipelineSpec) Validate(components map[string]*PipelineComponent) error 
 		if _, dup := params[p.Name]; dup {
 			return FieldErrorf(f+".name", "%q is declared twice", p.Name)
 		}
-		if !slices.Contains(paramTypes, p.Type) {
-			return FieldErrorf(f+".type", "must be one of %s", strings.Join(paramTypes, ", "))
+		if !slices.Contains(ParamTypes, p.Type) {
+			return FieldErrorf(f+".type", "must be one of %s", strings.Join(ParamTypes, ", "))
 		}
 		if p.Default != nil && !ValueFits(p.Type, p.Default) {
 			return FieldErrorf(f+".default", "must be a %s", p.Type)

@@ -469,14 +469,9 @@ func (s *AlgorithmSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 	return checkShort("provider", s.Provider)
 }
 
-// AlgorithmParam is a hyper-parameter of an algorithm version.
-type AlgorithmParam struct {
-	Name string `json:"name"`
-	// Type: string, int, float or bool.
-	Type     string `json:"type"`
-	Default  any    `json:"default,omitempty"`
-	Required bool   `json:"required,omitempty"`
-}
+// AlgorithmParam is a hyper-parameter of an algorithm version: the
+// parameter of the component pipelines run.
+type AlgorithmParam = atrium.ComponentParam
 
 // AlgorithmIO is an input or output of an algorithm version.
 type AlgorithmIO struct {
@@ -531,10 +526,10 @@ func (s *AlgorithmVersionSpec) check(c *call, a *atrium.Asset, v *atrium.AssetVe
 			return atrium.FieldErrorf(f+".name", "%q is declared twice", p.Name)
 		}
 		declared[p.Name] = true
-		if err := oneOfField(f+".type", p.Type, []string{"string", "int", "float", "bool"}); err != nil {
+		if err := oneOfField(f+".type", p.Type, atrium.ParamTypes); err != nil {
 			return err
 		}
-		if p.Default != nil && !defaultFits(p.Type, p.Default) {
+		if p.Default != nil && !atrium.ValueFits(p.Type, p.Default) {
 			return atrium.FieldErrorf(f+".default", "must be a %s", p.Type)
 		}
 	}
@@ -581,8 +576,6 @@ func (s *AlgorithmVersionSpec) check(c *call, a *atrium.Asset, v *atrium.AssetVe
 	}
 	return nil
 }
-
-func defaultFits(typ string, v any) bool { return atrium.ValueFits(typ, v) }
 
 // walkFields calls fn with the first name of every field reference ({{.x}}) in the template.
 func walkFields(n parse.Node, fn func(string)) {
