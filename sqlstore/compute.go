@@ -900,16 +900,9 @@ func (c resourceListCol) Scan(src any) error {
 type jsonCol struct{ v any }
 
 func (c jsonCol) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	case nil:
-		return nil
-	default:
-		return fmt.Errorf("cannot scan %T into JSON", src)
+	b, null, err := textBytes(src, "JSON")
+	if err != nil || null {
+		return err
 	}
 	// The JSON v2 decoder (the future encoding/json/v2) decodes two to
 	// three times faster; listing jobs is mostly this. The columns hold what

@@ -193,21 +193,30 @@ func listArg(v []string) string {
 	return string(b)
 }
 
+// textBytes is the text a column scanned as (drivers give string or []byte);
+// null reports SQL NULL.
+func textBytes(src any, into string) (b []byte, null bool, err error) {
+	switch v := src.(type) {
+	case string:
+		return []byte(v), false, nil
+	case []byte:
+		return v, false, nil
+	case nil:
+		return nil, true, nil
+	}
+	return nil, false, fmt.Errorf("cannot scan %T into %s", src, into)
+}
+
 // listCol scans JSON text into a string list, never nil.
 type listCol struct{ v *[]string }
 
 func (c listCol) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	case nil:
+	b, null, err := textBytes(src, "a list")
+	if err != nil {
+		return err
+	} else if null {
 		*c.v = []string{}
 		return nil
-	default:
-		return fmt.Errorf("cannot scan %T into a list", src)
 	}
 	out := []string{}
 	if err := json.Unmarshal(b, &out); err != nil {

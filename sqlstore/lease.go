@@ -66,7 +66,7 @@ func (db *DB) FindLease(ctx context.Context, name string) (*atrium.Lease, error)
 		return nil, err
 	}
 	defer tx.Rollback()
-	l, err := findLease(ctx, tx, name, false)
+	l, err := findLease(ctx, tx, name, "")
 	if err == nil && l == nil {
 		err = atrium.Errorf(atrium.ENOTFOUND, "lease %q not found", name)
 	}
@@ -81,7 +81,7 @@ func (db *DB) writeLease(ctx context.Context, name string, fn func(tx *txn, cur 
 		return nil, err
 	}
 	defer tx.Rollback()
-	cur, err := findLease(ctx, tx, name, true)
+	cur, err := findLease(ctx, tx, name, tx.d.forUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -95,14 +95,12 @@ func (db *DB) writeLease(ctx context.Context, name string, fn func(tx *txn, cur 
 	return out, nil
 }
 
-func findLease(ctx context.Context, tx *txn, name string, lock bool) (*atrium.Lease, error) {
-	q := "SELECT name, holder, generation, expires_at FROM leases WHERE name = ?"
-	if lock {
-		q += tx.d.forUpdate
-	}
+// findLease reads the lease row with the given lock suffix ("" for none).
+func findLease(ctx context.Context, tx *txn, name, lock string) (*atrium.Lease, error) {
 	var l atrium.Lease
 	var exp int64
-	err := tx.queryRow(ctx, q, name).Scan(&l.Name, &l.Holder, &l.Generation, &exp)
+	err := tx.queryRow(ctx, "SELECT name, holder, generation, expires_at FROM leases WHERE name = ?"+lock, name).
+		Scan(&l.Name, &l.Holder, &l.Generation, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
@@ -128,15 +126,9 @@ func fenceTx(ctx context.Context, tx *txn) error {
 	if !ok {
 		return nil
 	}
-	q := "SELECT name, holder, generation, expires_at FROM leases WHERE name = ?" + tx.d.forShare
-	var l atrium.Lease
-	var exp int64
-	err := tx.queryRow(ctx, q, want.Name).Scan(&l.Name, &l.Holder, &l.Generation, &exp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return checkFence(tx, nil, want)
-	} else if err != nil {
-		return fmt.Errorf("check lease %s: %w", want.Name, err)
+	cur, err := findLease(ctx, tx, want.Name, tx.d.forShare)
+	if err != nil {
+		return err
 	}
-	l.ExpiresAt = time.UnixMilli(exp).UTC()
-	return checkFence(tx, &l, want)
+	return checkFence(tx, cur, want)
 }
