@@ -294,20 +294,16 @@ func (c *Console) newView(r *http.Request, s *session, title string) *view {
 	return v
 }
 
-// wsView prepares a page inside the workspace of the path: the workspace,
-// the user's access in it and the switcher's list.
+// wsView prepares a page inside the workspace of the path: the workspace
+// and the user's access in it (one API call), and the switcher's list.
 func (c *Console) wsView(r *http.Request, s *session, title, nav string) (*view, error) {
 	v := c.newView(r, s, title)
 	v.Nav = nav
-	ctx := r.Context()
-	ws, err := s.client.GetWorkspace(ctx, r.PathValue("ws"))
-	if err != nil {
+	var err error
+	if v.access, err = s.client.Access(r.Context(), r.PathValue("ws")); err != nil {
 		return nil, err
 	}
-	v.WS = ws
-	if v.access, err = s.client.Access(ctx, ws.ID); err != nil {
-		return nil, err
-	}
+	v.WS = v.access.Workspace
 	v.sub = v.access.Subject()
 	if err := c.loadSwitcher(r, s, v); err != nil {
 		return nil, err

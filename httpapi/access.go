@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 
+	"atrium"
+
 	"atrium/authz"
 )
 
@@ -11,6 +13,8 @@ import (
 // Own, Public or OwnOrPublic; codes held on nothing are left out). The
 // console rebuilds an authz.Subject from it to offer only allowed actions.
 type AccessView struct {
+	// Workspace is the workspace itself, so one call gives a page both.
+	Workspace     *atrium.Workspace `json:"workspace"`
 	UserID        string            `json:"userId"`
 	UserName      string            `json:"userName"`
 	PlatformRoles []string          `json:"platformRoles"`
@@ -37,7 +41,7 @@ func (v *AccessView) Subject() authz.Subject {
 }
 
 func getAccess(c *call) (any, error) {
-	v := &AccessView{UserID: c.user.ID, UserName: c.user.Name, PlatformRoles: c.user.PlatformRoles,
+	v := &AccessView{Workspace: c.ws, UserID: c.user.ID, UserName: c.user.Name, PlatformRoles: c.user.PlatformRoles,
 		Member: c.sub.Member, Roles: c.sub.Roles, Scopes: map[string]string{}}
 	for _, p := range c.s.Authz.Permissions() {
 		if sc := c.s.Authz.ScopeOf(c.sub, p.Code); sc != 0 {

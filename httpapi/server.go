@@ -264,7 +264,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 			s.Logger.Info("request", attrs...)
 		}()
 		out, err := s.serve(c)
-		if u, ok := s.Store.(interface{ Unavailable(error) bool }); ok && u.Unavailable(err) {
+		if u, ok := s.Store.(interface{ Unavailable(error) bool }); ok && err != nil && u.Unavailable(err) {
 			// The database is unreachable: nothing was written, try again.
 			s.Logger.Warn("database unreachable", "route", rt.path, "requestId", reqID, "err", err)
 			err = atrium.Errorf(atrium.EUNAVAILABLE, "the database is unreachable; retry shortly")
