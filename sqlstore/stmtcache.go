@@ -15,6 +15,7 @@ type stmtCache struct {
 	mu     sync.Mutex
 	m      map[string]*sql.Stmt // nil value: being prepared
 	closed bool
+	wg     sync.WaitGroup // background prepares, which close waits for
 }
 
 const maxStmts = 512
@@ -34,11 +35,13 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok || len(c.m) >= maxStmts {
+	if st, ok := c.m[query]; ok || len(c.m) >= maxStmts || c.closed {
 		return st // nil while being prepared
 	}
 	c.m[query] = nil
+	c.wg.Add(1)
 	go func() {
+		defer c.wg.Done()
 		st, err := c.pool.Prepare(query)
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -58,9 +61,14 @@ func (c *stmtCache) close() {
 	if c == nil {
 		return
 	}
+	// No prepare may still hold a connection when the pool closes (a
+	// SQLite file would then be written after Close returned).
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed = true
 	for q, st := range c.m {
 		if st != nil {
 			_ = st.Close()
