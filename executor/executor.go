@@ -7,6 +7,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -22,7 +23,21 @@ type Task struct {
 	MaxRunningTime time.Duration
 	// Partition is the Slurm partition of the resource group.
 	Partition string
-	Pods      []PodTask
+	// Mounts are the host paths every pod sees (data sources, pipeline
+	// inputs and outputs). Backends that run containers bind them; the
+	// process backend shares the host's file system anyway.
+	Mounts []Mount
+	Pods   []PodTask
+}
+
+// Mount binds a host path into a pod at Target.
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly"`
+	// Owned: the pod's user must be able to write it (job outputs); the
+	// backend hands the directory to that user.
+	Owned bool `json:"owned,omitempty"`
 }
 
 // PodTask is one pod of the gang.
@@ -33,7 +48,7 @@ type PodTask struct {
 	Node    string            // node the scheduler placed it on
 	GPUs    []int             // device indices on that node → CUDA_VISIBLE_DEVICES
 	Command string            // run by /bin/sh -c
-	Image   string            // recorded; the local backend runs on the host
+	Image   string            // run by container backends; recorded by the process backend
 	Env     map[string]string // user envs plus RANK, WORLD_SIZE, MASTER_ADDR…
 	CPU     int64             // milli-cores, for backends that reserve them
 	Memory  int64             // bytes
@@ -81,7 +96,19 @@ type PodStatus struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Message    string // why it failed or was lost, for the job's events
+	// Reason is a machine-readable cause of a failure the backend knows,
+	// such as ReasonOOMKilled; the job's reason becomes it.
+	Reason string
+	// Address is where the pod's own network can be reached from Atrium's
+	// host (a container's IP), empty when the pod shares the host's.
+	Address string
 }
+
+// Failure reasons a backend reports for a pod or a start.
+const (
+	ReasonOOMKilled       = "OOMKilled"
+	ReasonImagePullFailed = "ImagePullFailed"
+)
 
 // Capabilities says what a backend can do.
 type Capabilities struct {
@@ -103,6 +130,19 @@ var ErrAlreadyStarted = errors.New("executor: attempt already started")
 // ErrNotFound is returned when a handle no longer names anything the backend
 // knows (for instance after the attempt directory was removed).
 var ErrNotFound = errors.New("executor: attempt not found")
+
+// ImagePullError is returned by Start when the image of a pod cannot be
+// found or pulled; nothing of the gang was started.
+type ImagePullError struct {
+	Image string
+	Err   error
+}
+
+func (e *ImagePullError) Error() string {
+	return fmt.Sprintf("image %s cannot be pulled: %v", e.Image, e.Err)
+}
+
+func (e *ImagePullError) Unwrap() error { return e.Err }
 
 // Executor runs gangs on one backend. Every method is safe for concurrent use.
 type Executor interface {
