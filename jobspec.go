@@ -190,7 +190,11 @@ var (
 
 // reservedEnvs are set by Atrium for every pod.
 var reservedEnvs = map[string]bool{"RANK": true, "WORLD_SIZE": true, "MASTER_ADDR": true, "MASTER_PORT": true,
-	"LOCAL_RANK": true, "CUDA_VISIBLE_DEVICES": true, "ATRIUM_JOB_ID": true, "ATRIUM_WORKSPACE_ID": true}
+	"LOCAL_RANK": true, "CUDA_VISIBLE_DEVICES": true, "ATRIUM_JOB_ID": true, "ATRIUM_WORKSPACE_ID": true,
+	"NVIDIA_VISIBLE_DEVICES": true, EnvOutputDir: true}
+
+// EnvOutputDir names a training job's output directory in its pods.
+const EnvOutputDir = "ATRIUM_OUTPUT_DIR"
 
 // MaxPodsPerJob bounds a gang.
 const MaxPodsPerJob = 1024

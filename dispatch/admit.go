@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,13 @@ func (s *Service) start(ctx context.Context, j *atrium.Job, ex executor.Executor
 	if g, err := s.cfg.Store.FindResourceGroupByID(ctx, j.ResourceGroupID); err == nil {
 		t.Partition = g.Partition
 	}
+	if s.cfg.Mounts != nil {
+		m, err := s.cfg.Mounts(ctx, j)
+		if err != nil {
+			return s.failStart(ctx, j, err)
+		}
+		t.Mounts = append(t.Mounts, m...)
+	}
 	h, err := ex.Start(ctx, t)
 	if errors.Is(err, executor.ErrAlreadyStarted) {
 		return nil // another pass started it; reconcile adopts it by job and attempt
@@ -104,6 +112,10 @@ func (s *Service) start(ctx context.Context, j *atrium.Job, ex executor.Executor
 func (s *Service) failStart(ctx context.Context, j *atrium.Job, cause error) error {
 	now := s.cfg.Now()
 	upd := status(atrium.JobFailed, "StartFailed", "the executor could not start the job: "+cause.Error(), "Warning")
+	var pull *executor.ImagePullError
+	if errors.As(cause, &pull) {
+		upd = status(atrium.JobFailed, executor.ReasonImagePullFailed, pull.Error(), "Warning")
+	}
 	upd.FinishedAt = ptr(&now)
 	upd.CloseAllocations = true
 	_, err := s.cfg.Store.UpdateJob(ctx, j.ID, j.Version, upd)
@@ -267,6 +279,13 @@ func (s *Service) task(j *atrium.Job, ex executor.Executor) executor.Task {
 	}
 	t := executor.Task{JobID: j.ID, WorkspaceID: j.WorkspaceID, Attempt: j.Attempt,
 		MaxRunningTime: time.Duration(j.MaxRunningTime), Image: firstImage(j)}
+	// A training job's pods share an output directory that outlives them
+	// (models to register with lineage back to the job).
+	outDir := ""
+	if j.Kind == atrium.KindDLC && s.cfg.OutputDir != "" {
+		outDir = filepath.Join(s.cfg.OutputDir, j.ID)
+		t.Mounts = append(t.Mounts, executor.Mount{Source: outDir, Target: outDir, Owned: true})
+	}
 	port := strconv.Itoa(freePort())
 	localRank := map[string]int{}
 	for _, p := range j.Pods {
@@ -289,6 +308,9 @@ func (s *Service) task(j *atrium.Job, ex executor.Executor) executor.Task {
 		env["ATRIUM_WORKSPACE_ID"] = j.WorkspaceID
 		env["ATRIUM_POD_NAME"] = p.Name
 		env["ATRIUM_ROLE"] = p.Role
+		if outDir != "" {
+			env[atrium.EnvOutputDir] = outDir
+		}
 		localRank[p.Node]++
 		cmd := rs.Command
 		if cmd == "" {

@@ -54,6 +54,13 @@ type Config struct {
 	// default this binary's hidden subcommand "dsw-page", Atrium's built-in
 	// page on $ATRIUM_DSW_PORT.
 	DSWPageCommand string
+	// Mounts, when set, returns the host paths a job's pods see (its
+	// output directory, data sources, pipeline inputs and outputs); an
+	// error fails the start with it.
+	Mounts func(ctx context.Context, j *atrium.Job) ([]executor.Mount, error)
+	// OutputDir holds each training job's output directory
+	// (<OutputDir>/<jobId>, in $ATRIUM_OUTPUT_DIR), kept after the job ends.
+	OutputDir string
 }
 
 // Service runs passes in the background; Pass runs one in the foreground

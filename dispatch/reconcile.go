@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"atrium"
@@ -87,7 +88,11 @@ func (s *Service) reconcile(ctx context.Context, j *atrium.Job, now time.Time) (
 		if err == nil {
 			merged, _ = mergePods(merged, pods)
 		}
-		return s.finish(ctx, j, h, ex, atrium.JobFailed, atrium.ReasonPodFailed,
+		code := atrium.ReasonPodFailed
+		if sum.failedReason != "" {
+			code = sum.failedReason // OOMKilled: the cause, not only the symptom
+		}
+		return s.finish(ctx, j, h, ex, atrium.JobFailed, code,
 			fmt.Sprintf("pod %s %s", sum.failed.Name, sum.describeEnd()), merged...)
 	}
 	if sum.allDone && j.Kind == atrium.KindDSW {
@@ -229,11 +234,13 @@ func (s *Service) requeue(ctx context.Context, j *atrium.Job, pods []atrium.Pod,
 
 // podSummary condenses executor reports.
 type podSummary struct {
-	running    int
-	allDone    bool
-	failed     *atrium.Pod // the first pod that failed or was lost
-	failedMsg  string      // the executor's word on it
-	firstStart time.Time
+	running   int
+	allDone   bool
+	failed    *atrium.Pod // the first pod that failed or was lost
+	failedMsg string      // the executor's word on it
+	// failedReason is the executor's cause (OOMKilled), if it knows one.
+	failedReason string
+	firstStart   time.Time
 }
 
 // mergePods copies what the executor reports into the job's pods.
@@ -283,7 +290,7 @@ func mergePods(old []atrium.Pod, st []executor.PodStatus) ([]atrium.Pod, podSumm
 		}
 		if (r.Phase == executor.PodFailed || r.Phase == executor.PodLost) && sum.failed == nil {
 			f := out[i]
-			sum.failed, sum.failedMsg = &f, r.Message
+			sum.failed, sum.failedMsg, sum.failedReason = &f, r.Message, r.Reason
 		}
 	}
 	return out, sum
@@ -292,6 +299,8 @@ func mergePods(old []atrium.Pod, st []executor.PodStatus) ([]atrium.Pod, podSumm
 // describeEnd says how the failed pod ended.
 func (sum podSummary) describeEnd() string {
 	switch {
+	case sum.failedReason != "" && sum.failedMsg != "":
+		return "was " + strings.TrimPrefix(sum.failedMsg, "was ")
 	case sum.failed.ExitCode != nil:
 		return fmt.Sprintf("exited with code %d", *sum.failed.ExitCode)
 	case sum.failedMsg != "":

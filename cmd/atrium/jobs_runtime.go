@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"atrium/cluster"
 	"atrium/dispatch"
 	"atrium/executor"
+	"atrium/executor/container"
 	"atrium/executor/local"
 	"atrium/executor/slurm"
+	"atrium/jobmount"
 )
 
 // jobRuntime wires the executors and the scheduling loop, and is what the
@@ -23,6 +26,8 @@ type jobRuntime struct {
 	store     atrium.Store
 	loop      *dispatch.Service
 	executors map[string]executor.Executor
+	// runtime is how local pods run: podman or process.
+	runtime string
 	// jobsChanged is called when the loop saw jobs end or change (set once
 	// the pipeline controller exists; the loop may already run).
 	jobsChanged atomic.Pointer[func()]
@@ -37,11 +42,63 @@ func (r *jobRuntime) Executor(backend string) (executor.Executor, bool) {
 
 func (r *jobRuntime) stop() { r.loop.Stop() }
 
+// runtimeConfig says how the local resource group runs pods.
+type runtimeConfig struct {
+	runtime       string // auto, podman or process
+	containerUser string
+	datasetRoots  []string
+}
+
+// Runtimes for the local resource group.
+const (
+	runtimeAuto    = "auto"
+	runtimePodman  = "podman"
+	runtimeProcess = "process"
+)
+
+// localExecutor picks the local resource group's executor: containers
+// when podman works here (or is asked for), host processes otherwise. It
+// returns the executor, the runtime chosen, and a function to call when a
+// pod ends.
+func localExecutor(ctx context.Context, dataDir string, rc runtimeConfig, logger *slog.Logger) (executor.Executor, string, func(func()), error) {
+	if _, _, err := container.ParseUser(rc.containerUser); err != nil {
+		return nil, "", nil, fmt.Errorf("--container-user: %w", err)
+	}
+	switch rc.runtime {
+	case runtimeAuto, runtimePodman:
+		rt, err := container.Detect(ctx, "")
+		if err == nil {
+			cx, err := container.New(container.Config{Dir: filepath.Join(dataDir, "containers"), User: rc.containerUser,
+				Logger: logger.With("executor", "container")})
+			if err != nil {
+				return nil, "", nil, err
+			}
+			logger.Info("pods run in containers: each job gets its image, its own network and only its mounts",
+				"runtime", rt.String(), "containerUser", rc.containerUser)
+			return cx, runtimePodman, func(f func()) { cx.OnExit = f }, nil
+		}
+		if rc.runtime == runtimePodman {
+			return nil, "", nil, fmt.Errorf("--runtime podman: %w", err)
+		}
+		logger.Info("no container runtime found; falling back to process mode", "reason", err.Error())
+	case runtimeProcess:
+	default:
+		return nil, "", nil, fmt.Errorf("--runtime: must be auto, podman or process, not %q", rc.runtime)
+	}
+	lx, err := local.New(filepath.Join(dataDir, "pods"), logger.With("executor", "local"))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	logger.Warn("PROCESS MODE: jobs are not isolated. Pods run as host processes, see the host's files and network "+
+		"(Atrium's API included), and ignore their image. Install podman for containers.", "runtime", runtimeProcess)
+	return lx, runtimeProcess, func(f func()) { lx.OnExit = f }, nil
+}
+
 // startJobs starts the executors this host can run — always the local one,
 // Slurm when its client (sbatch) is installed — and prepares the
 // scheduling loop.
-func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slog.Logger) (*jobRuntime, error) {
-	lx, err := local.New(filepath.Join(dataDir, "pods"), logger.With("executor", "local"))
+func startJobs(ctx context.Context, db atrium.Store, dataDir string, rc runtimeConfig, logger *slog.Logger) (*jobRuntime, error) {
+	lx, runtime, onExit, err := localExecutor(ctx, dataDir, rc, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -55,8 +112,10 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 			logger.Info("slurm executor ready (sbatch found)")
 		}
 	}
-	r := &jobRuntime{store: db, executors: exs}
+	r := &jobRuntime{store: db, executors: exs, runtime: runtime}
+	mounts := &jobmount.Resolver{Store: db, RunDir: pipelineRunDir(dataDir), DatasetRoots: rc.datasetRoots}
 	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch"),
+		Mounts: mounts.Mounts, OutputDir: filepath.Join(dataDir, "outputs"),
 		JobsChanged: func() {
 			if fn := r.jobsChanged.Load(); fn != nil {
 				(*fn)()
@@ -67,7 +126,7 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slo
 	}
 	r.loop = loop
 	// A pod's end frees capacity: schedule again at once, not at the next tick.
-	lx.OnExit = loop.Wake
+	onExit(loop.Wake)
 	// serve starts the loop on the replica that leads (package leader).
 	return r, nil
 }

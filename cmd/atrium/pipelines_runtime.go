@@ -12,7 +12,7 @@ import (
 // startPipelines starts the pipeline controller; node inputs and outputs
 // live under <dataDir>/pipeline-runs/<runId>.
 func startPipelines(ctx context.Context, db atrium.Store, dataDir string, jobs *jobRuntime, sql interface{ Wake() }, logger *slog.Logger) (*pipeline.Controller, error) {
-	pc, err := pipeline.New(pipeline.Config{Store: db, RunDir: filepath.Join(dataDir, "pipeline-runs"),
+	pc, err := pipeline.New(pipeline.Config{Store: db, RunDir: pipelineRunDir(dataDir),
 		Logger: logger.With("service", "pipeline"), WakeJobs: jobs.Wake, WakeSQL: sql.Wake})
 	if err != nil {
 		return nil, err
@@ -20,3 +20,6 @@ func startPipelines(ctx context.Context, db atrium.Store, dataDir string, jobs *
 	pc.Start(ctx)
 	return pc, nil
 }
+
+// pipelineRunDir holds the runs' node inputs and outputs.
+func pipelineRunDir(dataDir string) string { return filepath.Join(dataDir, "pipeline-runs") }

@@ -16,6 +16,7 @@ import (
 
 	"atrium"
 	"atrium/console"
+	"atrium/executor/container"
 	"atrium/hostcap"
 	"atrium/httpapi"
 	"atrium/leader"
@@ -32,6 +33,7 @@ type serveConfig struct {
 	logFormat     string
 	logLevel      string
 	notify        notifyConfig
+	runtime       runtimeConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -56,6 +58,13 @@ ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
 	addStoreFlags(f, &cfg.dataDir, &cfg.databaseURL)
 	f.StringVar(&cfg.localCapacity, "local-capacity", envOr("ATRIUM_LOCAL_CAPACITY", ""),
 		"override what this host offers to the local executor, e.g. cpu=8,memory=32Gi,gpu=4,gpuType=T4 (env ATRIUM_LOCAL_CAPACITY)")
+	f.StringVar(&cfg.runtime.runtime, "runtime", envOr("ATRIUM_RUNTIME", runtimeAuto),
+		"how the local resource group runs pods: podman (containers: the job's image, cgroup limits, a non-root user, a network per job, only its mounts), "+
+			"process (host processes, not isolated: for a machine without a container runtime), or auto: podman when it works here (env ATRIUM_RUNTIME)")
+	f.StringVar(&cfg.runtime.containerUser, "container-user", envOr("ATRIUM_CONTAINER_USER", container.DefaultUser),
+		"uid:gid that containers run as when their image's user is root; never 0 (env ATRIUM_CONTAINER_USER)")
+	f.StringSliceVar(&cfg.runtime.datasetRoots, "dataset-root", envList("ATRIUM_DATASET_ROOTS"),
+		"host directory that file:// data sources may name, mounted read-only into containers; repeat for several (env ATRIUM_DATASET_ROOTS, comma-separated)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	addNotifyFlags(f, &cfg.notify)
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
@@ -100,7 +109,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
-	jobs, err := startJobs(ctx, db, cfg.dataDir, logger)
+	jobs, err := startJobs(ctx, db, cfg.dataDir, cfg.runtime, logger)
 	if err != nil {
 		return err
 	}

@@ -207,6 +207,15 @@ func prepare(dir, final string, t executor.Task) error {
 	if err := writeJSON(filepath.Join(dir, taskFile), t); err != nil {
 		return err
 	}
+	// Host processes see the host's files; only directories the job
+	// writes (its outputs) need to exist.
+	for _, m := range t.Mounts {
+		if m.Owned {
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return fmt.Errorf("local: %w", err)
+			}
+		}
+	}
 	for _, p := range t.Pods {
 		pd := filepath.Join(dir, p.Name)
 		if err := os.MkdirAll(filepath.Join(pd, workDir), 0o755); err != nil {
