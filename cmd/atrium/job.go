@@ -87,7 +87,7 @@ waiting, not the job.
 
 With -o json or -o yaml the job is printed as the API returns it: the created
 job, or with --wait the job as it ended (progress goes to stderr).`,
-		Example: `  atrium job submit -f examples/jobs/pytorch-ddp.yaml
+		Example: `  atrium job submit -f examples/jobs/gpu-gang.yaml
   atrium job submit -f job.yaml --dry-run
   atrium job submit -f job.yaml --wait
   cat job.json | atrium job submit -f - -o json`,

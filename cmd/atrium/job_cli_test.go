@@ -179,11 +179,11 @@ func TestJobSubmitWaitAndLogs(t *testing.T) {
 
 	// Acceptance 1: the DDP example ends Succeeded; the command's exit
 	// status says so.
-	out, errOut, err := e.runLimited("", "job", "submit", "-f", example+"pytorch-ddp.yaml", "--wait", "--poll-interval", "100ms")
+	out, errOut, err := e.runLimited("", "job", "submit", "-f", example+"gpu-gang.yaml", "--wait", "--poll-interval", "100ms")
 	if err != nil {
 		t.Fatalf("submit --wait: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
-	contains(t, out, "Submitted job dlc-", "(pytorch-ddp) to quota quota-public at priority 1: Queuing", "Succeeded: Completed")
+	contains(t, out, "Submitted job dlc-", "(gpu-gang) to quota quota-public at priority 1: Queuing", "Succeeded: Completed")
 	id := jobIDRE.FindString(out)
 	// Not a terminal: plain progress lines, one per change, no \r.
 	contains(t, errOut, id+" Queuing", id+" Succeeded")
@@ -221,10 +221,10 @@ func TestJobSubmitWaitAndLogs(t *testing.T) {
 	}
 	contains(t, e.fails("", "job", "logs", id, "--pod", "worker-9"), "400", "no pod", "master-0")
 
-	contains(t, e.ok("job", "get", id), id, "pytorch-ddp", "PyTorchJob", "Succeeded", "Completed", "quota-public", "4 (0 running)")
+	contains(t, e.ok("job", "get", id), id, "gpu-gang", "PyTorchJob", "Succeeded", "Completed", "quota-public", "4 (0 running)")
 	desc := e.ok("job", "describe", id)
 	contains(t, desc, "Status history:", "TIME", "STATUS", "FOR", "Queuing", "EnvPreparing", "Succeeded",
-		"ROLE", "PODS", "IMAGE", "Master", "pytorch:2.4-cuda12", "2Gi", "T4",
+		"ROLE", "PODS", "IMAGE", "Master", "localhost/atrium/busybox:latest", "2Gi", "T4",
 		"Pods (4, 0 running):", "NAME", "RANK", "NODE", "GPUS", "EXIT", "master-0", "worker-2",
 		"Events (", "ImageNotPulled")
 	podRE := regexp.MustCompile(`(?m)^  worker-2\s+Worker\s+3\s+Succeeded\s+\S+\s+\d\s+0$`)
@@ -283,10 +283,10 @@ func TestJobQueueDryRunStop(t *testing.T) {
 	node := nodeName(hostnameForTest(t))
 
 	// Dry run on an idle cluster: it would start now, and where.
-	out := e.ok("job", "submit", "-f", example+"pytorch-ddp.yaml", "--dry-run")
+	out := e.ok("job", "submit", "-f", example+"gpu-gang.yaml", "--dry-run")
 	contains(t, out, "Would start now in quota quota-public at priority 1 on "+node+" (master-0, worker-0, worker-1, worker-2)")
 	var dr httpapi.DryRunResult
-	if err := json.Unmarshal([]byte(e.ok("job", "submit", "-f", example+"pytorch-ddp.yaml", "--dry-run", "-o", "json")), &dr); err != nil || !dr.Admitted || len(dr.Pods) != 4 {
+	if err := json.Unmarshal([]byte(e.ok("job", "submit", "-f", example+"gpu-gang.yaml", "--dry-run", "-o", "json")), &dr); err != nil || !dr.Admitted || len(dr.Pods) != 4 {
 		t.Fatalf("dry run -o json: %v %+v", err, dr)
 	}
 	if l, _, _ := e.store.FindJobs(context.Background(), atrium.JobFilter{}); len(l) != 0 {
@@ -296,12 +296,12 @@ func TestJobQueueDryRunStop(t *testing.T) {
 	// A job takes all four GPUs; the DDP job then waits for the quota.
 	hog := e.submit(gpuHog)
 	e.status(hog, atrium.JobRunning)
-	out = e.ok("job", "submit", "-f", example+"pytorch-ddp.yaml", "--dry-run")
+	out = e.ok("job", "submit", "-f", example+"gpu-gang.yaml", "--dry-run")
 	contains(t, out, "Would wait in quota quota-public at priority 1: QuotaExhausted — quota quota-public has", "available for gpuType T4; requested", "gpu=4", ", position 1 in the queue")
-	ddp := jobIDRE.FindString(e.ok("job", "submit", "-f", example+"pytorch-ddp.yaml"))
+	ddp := jobIDRE.FindString(e.ok("job", "submit", "-f", example+"gpu-gang.yaml"))
 	e.until(ddp, "reported QuotaExhausted", func(j *atrium.Job) bool { return j.ReasonCode == "QuotaExhausted" && j.QueuePosition == 1 })
 	list := e.ok("job", "list")
-	if !regexp.MustCompile(ddp + `\s+pytorch-ddp\s+PyTorchJob\s+Queuing\s+#1 QuotaExhausted\s+1\s+quota-public\s+admin\s+\d+s`).MatchString(list) {
+	if !regexp.MustCompile(ddp + `\s+gpu-gang\s+PyTorchJob\s+Queuing\s+#1 QuotaExhausted\s+1\s+quota-public\s+admin\s+\d+s`).MatchString(list) {
 		t.Errorf("list does not show the queued job as #1 QuotaExhausted:\n%s", list)
 	}
 	if l := e.ok("job", "list", "--status", "Queuing"); !strings.Contains(l, ddp) || strings.Contains(l, hog) {
@@ -312,7 +312,7 @@ func TestJobQueueDryRunStop(t *testing.T) {
 		"Queue position:", "1 in quota quota-public", "What it waits for:", "room in the quota", "--quota quota-public --status Running",
 		"so far", "Pods: none yet")
 	contains(t, e.ok("job", "get", ddp), "Queue position:", "1 in quota quota-public")
-	out = e.ok("job", "submit", "-f", example+"pytorch-ddp.yaml", "--dry-run")
+	out = e.ok("job", "submit", "-f", example+"gpu-gang.yaml", "--dry-run")
 	contains(t, out, "QuotaExhausted", "position 2 in the queue")
 
 	// Raising the queued job's priority is allowed within the cap.
