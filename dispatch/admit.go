@@ -322,6 +322,11 @@ func (s *Service) task(j *atrium.Job, ex executor.Executor) executor.Task {
 			}
 			if cmd == "" {
 				cmd = s.cfg.DSWPageCommand
+				// Atrium's binary is not in a container's image: such
+				// executors bring their own default.
+				if d, ok := ex.(interface{ DefaultDSWCommand() string }); ok {
+					cmd = d.DefaultDSWCommand()
+				}
 			}
 		}
 		r := byRole[p.Role]

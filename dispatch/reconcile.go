@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -276,6 +277,11 @@ func mergePods(old []atrium.Pod, st []executor.PodStatus) ([]atrium.Pod, podSumm
 		}
 		if r.ExitCode != nil {
 			out[i].ExitCode = r.ExitCode
+		}
+		// A pod with a network of its own (a container) serves its DSW
+		// port on its own address, not on the host's loopback.
+		if _, port, err := net.SplitHostPort(p.Endpoint); err == nil && r.Address != "" {
+			out[i].Endpoint = net.JoinHostPort(r.Address, port)
 		}
 		if !r.StartedAt.IsZero() {
 			t := r.StartedAt.UTC()

@@ -443,6 +443,11 @@ func podEnv(t executor.Task, p executor.PodTask) []string {
 		"ATRIUM_POD_NAME":     p.Name,
 	}
 	maps.Copy(m, p.Env)
+	if _, ok := m["ATRIUM_DSW_PORT"]; ok {
+		// Reached from the host through the pod's own address; the
+		// network is the attempt's alone.
+		m["ATRIUM_DSW_LISTEN_ALL"] = "1"
+	}
 	if _, ok := m["MASTER_ADDR"]; ok {
 		for _, q := range t.Pods {
 			if q.Rank == 0 {
@@ -463,6 +468,18 @@ func podEnv(t executor.Task, p executor.PodTask) []string {
 		env = append(env, k+"="+m[k])
 	}
 	return env
+}
+
+// DefaultDSWCommand is what a notebook instance without a command runs:
+// JupyterLab when the image has it, else a file browser on /workspace
+// (Python's, or busybox httpd). Authentication is Atrium's proxy's, which
+// alone can reach the instance's network.
+func (e *Executor) DefaultDSWCommand() string {
+	return `port="$ATRIUM_DSW_PORT"
+if command -v jupyter-lab >/dev/null 2>&1; then exec jupyter-lab --ip=0.0.0.0 --port="$port" --no-browser --ServerApp.token= --ServerApp.password= --notebook-dir=/workspace
+elif command -v python3 >/dev/null 2>&1; then exec python3 -m http.server "$port" --bind 0.0.0.0 --directory /workspace
+elif command -v httpd >/dev/null 2>&1; then exec httpd -f -p "$port" -h /workspace
+else echo "this image has no Jupyter, python3 or httpd: give the instance a command that listens on \$ATRIUM_DSW_PORT" >&2; exit 1; fi`
 }
 
 // cdiGPUs reports whether a CDI spec on this host names nvidia.com/gpu.

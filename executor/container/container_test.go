@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,5 +331,35 @@ func TestLogReaderJoinsPartialLines(t *testing.T) {
 	}
 	if err := lr.flush(); err != nil || b.String() != "hello world\n\ntail\n" {
 		t.Fatalf("after flush: %q %v", b.String(), err)
+	}
+}
+
+// A notebook pod with the default command serves /workspace on its own
+// address, which Atrium's host (its proxy) reaches.
+func TestDefaultNotebookIsReachableFromTheHost(t *testing.T) {
+	e := setup(t)
+	p := pod("instance-0", busybox, "echo notebook-home > /workspace/index.html; "+e.DefaultDSWCommand())
+	p.Env = map[string]string{"ATRIUM_DSW_PORT": "8888"}
+	h := start(t, e, executor.Task{Pods: []executor.PodTask{p}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := e.Inspect(context.Background(), h)
+		if err != nil || st[0].Phase.Done() {
+			t.Fatalf("instance: %+v %v\n%s", st, err, logs(t, e, h, "instance-0"))
+		}
+		if st[0].Address != "" {
+			resp, err := http.Get("http://" + net.JoinHostPort(st[0].Address, "8888") + "/")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if strings.Contains(string(b), "notebook-home") {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notebook never answered on its address: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
