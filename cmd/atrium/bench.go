@@ -24,7 +24,7 @@ func newBenchCmd() *cobra.Command {
 need no server; api and vs-slurm start 'atrium serve' inside this process on
 a temporary data directory (vs-slurm also needs a running Slurm).`,
 	}
-	cmd.AddCommand(newBenchSchedulerCmd(), newBenchEventsCmd(), newBenchVsSlurmCmd(), newBenchAPICmd())
+	cmd.AddCommand(newBenchSchedulerCmd(), newBenchEventsCmd(), newBenchVsSlurmCmd(), newBenchAPICmd(), newBenchPodsCmd())
 	return cmd
 }
 

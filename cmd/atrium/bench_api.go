@@ -153,7 +153,7 @@ func benchAPI(ctx context.Context, databaseURL string, rate, clients int, dur ti
 	if rate < 0 || clients < 1 || dur <= 0 || submitShare < 0 || submitShare > 1 {
 		return res, fmt.Errorf("--rate must not be negative; --clients and --duration must be positive; --submit-share is 0–1")
 	}
-	s, err := startBenchServer(ctx, databaseURL, clients)
+	s, err := startBenchServer(ctx, databaseURL, clients, "--runtime", runtimeProcess)
 	if err != nil {
 		return res, err
 	}
@@ -165,7 +165,7 @@ func benchAPI(ctx context.Context, databaseURL string, rate, clients int, dur ti
 	wsPath := "/api/v1/workspaces/" + ws
 	var ids []string
 	for range 50 {
-		j, err := s.Client.SubmitJob(ctx, ws, []byte(trivialJob))
+		j, err := s.Client.SubmitJob(ctx, ws, trivialJob("busybox"))
 		if err != nil {
 			return res, fmt.Errorf("seed jobs: %w", err)
 		}
@@ -175,7 +175,7 @@ func benchAPI(ctx context.Context, databaseURL string, rate, clients int, dur ti
 		{name: "GET /workspaces/{id}/jobs/{id}", method: "GET", read: true, path: func(i int) string { return wsPath + "/jobs/" + ids[i%len(ids)] }},
 		{name: "GET /workspaces/{id}/jobs", method: "GET", read: true, path: func(int) string { return wsPath + "/jobs?pageSize=20" }},
 		{name: "GET /workspaces/{id}", method: "GET", read: true, path: func(int) string { return wsPath }},
-		{name: "POST /workspaces/{id}/jobs", method: "POST", body: trivialJob, path: func(int) string { return wsPath + "/jobs" }},
+		{name: "POST /workspaces/{id}/jobs", method: "POST", body: string(trivialJob("busybox")), path: func(int) string { return wsPath + "/jobs" }},
 	}
 	// pick spreads the mix evenly: every 1/submitShare-th request submits.
 	pick := func(i int) int {

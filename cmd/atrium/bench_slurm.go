@@ -179,24 +179,34 @@ func waitUntil(ctx context.Context, limit time.Duration, done func() (bool, erro
 	}
 }
 
-const trivialJob = `{"jobType": "CustomJob", "displayName": "trivial", "command": "true",
- "jobSpecs": [{"type": "Worker", "podCount": 1, "image": "busybox", "resources": {"cpu": 1, "memory": "16Mi"}}]}`
+// trivialJob is a one-pod job running true in image.
+func trivialJob(image string) []byte {
+	return fmt.Appendf(nil, `{"jobType": "CustomJob", "displayName": "trivial", "command": "true",
+ "jobSpecs": [{"type": "Worker", "podCount": 1, "image": %q, "resources": {"cpu": 1, "memory": "16Mi"}}]}`, image)
+}
 
 // atriumTrivialJobs submits n trivial jobs to an in-process server whose
-// local executor has cpus CPUs and waits for them all to finish.
+// local executor has cpus CPUs and waits for them all to finish. Pods run
+// as host processes, as Slurm runs its jobs.
 func atriumTrivialJobs(ctx context.Context, n, conc, cpus int) (submit, makespan time.Duration, err error) {
-	s, err := startBenchServer(ctx, "", conc, "--local-capacity", fmt.Sprintf("cpu=%d", cpus))
+	s, err := startBenchServer(ctx, "", conc, "--local-capacity", fmt.Sprintf("cpu=%d", cpus), "--runtime", runtimeProcess)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer s.Stop()
+	return s.trivialJobs(ctx, n, conc, "busybox")
+}
+
+// trivialJobs submits n trivial jobs from conc clients to a new workspace
+// and waits until all have succeeded.
+func (s *benchServer) trivialJobs(ctx context.Context, n, conc int, image string) (submit, makespan time.Duration, err error) {
 	ws, err := s.workspace(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	start := time.Now()
 	submit, err = concurrently(n, conc, func(int) error {
-		_, err := s.Client.SubmitJob(ctx, ws, []byte(trivialJob))
+		_, err := s.Client.SubmitJob(ctx, ws, trivialJob(image))
 		return err
 	})
 	if err != nil {

@@ -200,14 +200,11 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 		if img == "" {
 			return executor.Handle{}, &executor.ImagePullError{Image: "(none)", Err: fmt.Errorf("pod %s names no image", p.Name)}
 		}
-		if err := e.pm.ensureImage(ctx, img); err != nil {
-			return executor.Handle{}, &executor.ImagePullError{Image: img, Err: err}
-		}
-		u, err := e.podUser(ctx, img)
+		u, err := e.pm.ensureImage(ctx, img)
 		if err != nil {
 			return executor.Handle{}, &executor.ImagePullError{Image: img, Err: err}
 		}
-		users[img] = u
+		users[img] = e.podUser(u)
 	}
 
 	// Mkdir is the claim across processes: an attempt starts at most once.
@@ -240,11 +237,16 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 			return fail(fmt.Errorf("container: creating pod %s: %w", p.Name, err))
 		}
 	}
-	for _, p := range t.Pods {
-		if _, err := e.pm.run(ctx, "start", h.Pods[p.Name]); err != nil {
-			return fail(fmt.Errorf("container: starting pod %s: %w", p.Name, err))
-		}
-		e.watch(h.Pods[p.Name])
+	// One podman call starts the gang (each call costs a process start).
+	names := make([]string, len(t.Pods))
+	for i, p := range t.Pods {
+		names[i] = h.Pods[p.Name]
+	}
+	if _, err := e.pm.run(ctx, append([]string{"start"}, names...)...); err != nil {
+		return fail(fmt.Errorf("container: starting the gang: %w", err))
+	}
+	for _, n := range names {
+		e.watch(n)
 	}
 	if err := writeFileAtomic(filepath.Join(final, startedFile), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
 		return fail(err)
@@ -276,18 +278,14 @@ func (e *Executor) isStarting(dir string) bool {
 	return e.starting[dir]
 }
 
-// podUser is the user a pod of image runs as: the image's own when it is
-// not root, else the configured one.
-func (e *Executor) podUser(ctx context.Context, image string) (string, error) {
-	u, err := e.pm.imageUser(ctx, image)
-	if err != nil {
-		return "", err
-	}
-	name, _, _ := strings.Cut(u, ":")
+// podUser is the user a pod runs as given its image's user: the image's
+// own when it is not root, else the configured one.
+func (e *Executor) podUser(imageUser string) string {
+	name, _, _ := strings.Cut(imageUser, ":")
 	if name == "" || name == "0" || name == "root" {
-		return e.cfg.User, nil
+		return e.cfg.User
 	}
-	return u, nil
+	return imageUser
 }
 
 func validateTask(t executor.Task) error {

@@ -183,32 +183,33 @@ func (p *podman) inspect(ctx context.Context, names []string) (map[string]inspec
 	return m, nil
 }
 
-// imageUser returns the image's configured user ("" when it runs as root).
+// ensureImage makes image present in the local store, pulling it when
+// missing, and returns its configured user ("" when it runs as root); the
+// error is an executor.ImagePullError's cause.
+func (p *podman) ensureImage(ctx context.Context, image string) (string, error) {
+	user, err := p.imageUser(ctx, image)
+	if err == nil || !noSuchObject(err) {
+		return user, err
+	}
+	if strings.HasPrefix(image, "localhost/") {
+		return "", errors.New("not in the local image store (images named localhost/… are never pulled)")
+	}
+	if _, err := p.run(ctx, "pull", "--quiet", image); err != nil {
+		var pe *podmanError
+		if errors.As(err, &pe) {
+			return "", errors.New(pe.msg)
+		}
+		return "", err
+	}
+	return p.imageUser(ctx, image)
+}
+
 func (p *podman) imageUser(ctx context.Context, image string) (string, error) {
 	out, err := p.run(ctx, "image", "inspect", "--format", "{{.Config.User}}", image)
 	if err != nil {
 		return "", err
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// ensureImage makes image present in the local store, pulling it when
-// missing; the error is an executor.ImagePullError's cause.
-func (p *podman) ensureImage(ctx context.Context, image string) error {
-	if _, err := p.run(ctx, "image", "exists", image); err == nil {
-		return nil
-	}
-	if strings.HasPrefix(image, "localhost/") {
-		return errors.New("not in the local image store (images named localhost/… are never pulled)")
-	}
-	if _, err := p.run(ctx, "pull", "--quiet", image); err != nil {
-		var pe *podmanError
-		if errors.As(err, &pe) {
-			return errors.New(pe.msg)
-		}
-		return err
-	}
-	return nil
 }
 
 // rlimitFlags passes this process's own limits to the container: podman's
