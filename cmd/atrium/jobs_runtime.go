@@ -40,8 +40,11 @@ func (r *jobRuntime) stop() { r.loop.Stop() }
 // startJobs starts the executors this host can run — always the local one,
 // Slurm when its client (sbatch) is installed — and prepares the
 // scheduling loop.
-func startJobs(ctx context.Context, db atrium.Store, dataDir string, logger *slog.Logger) (*jobRuntime, error) {
-	lx, err := local.New(filepath.Join(dataDir, "pods"), logger.With("executor", "local"))
+func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLayout, logger *slog.Logger) (*jobRuntime, error) {
+	// Records in the private data directory, working directories under
+	// the pod directory (see podmode.go).
+	lx, err := local.Open(local.Config{Dir: filepath.Join(dataDir, "pods"), WorkDir: pods.jobsDir(), User: pods.user,
+		Logger: logger.With("executor", "local")})
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ type serveConfig struct {
 	logFormat     string
 	logLevel      string
 	notify        notifyConfig
+	pods          podConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -45,7 +46,15 @@ func newServeCmd() *cobra.Command {
 By default the data lives in an embedded SQLite database in --data-dir; give
 --database-url postgres://… to use PostgreSQL instead. On the first start with
 an empty database Atrium creates the user 'admin' (platform role
-ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
+ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).
+
+Jobs of the local resource group run as plain host processes (process
+mode): they are not isolated, and can reach everything on this host's
+network, Atrium's API included. Atrium keeps --data-dir private (0700, its
+files 0600); when it runs as root, each job's command runs as --pod-user
+(never root), in a working directory of its own under --pod-dir, outside
+the data directory. When Atrium is not root, jobs run as its own user and
+can read its data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return serve(cmd.Context(), cfg)
@@ -58,6 +67,7 @@ ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
 		"override what this host offers to the local executor, e.g. cpu=8,memory=32Gi,gpu=4,gpuType=T4 (env ATRIUM_LOCAL_CAPACITY)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	addNotifyFlags(f, &cfg.notify)
+	addPodFlags(f, &cfg.pods)
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	return cmd
 }
@@ -86,6 +96,11 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	pods, err := preparePods(cfg.dataDir, cfg.pods, logger)
+	if err != nil {
+		return err
+	}
+	warnNotIsolated(logger, pods)
 	db, err := openStore(ctx, cfg.dataDir, cfg.databaseURL)
 	if err != nil {
 		return err
@@ -100,7 +115,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
-	jobs, err := startJobs(ctx, db, cfg.dataDir, logger)
+	jobs, err := startJobs(ctx, db, cfg.dataDir, pods, logger)
 	if err != nil {
 		return err
 	}
@@ -117,11 +132,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box
+	api.Runtime = httpapi.RuntimeProcess // said by GET /api/v1/server and the console's banner
 	// The web console is an API client in process; the secret key also
 	// signs its CSRF tokens (domain-separated), so replicas agree.
-	if api.Console, err = console.New(api, key, logger); err != nil {
+	con, err := console.New(api, key, logger)
+	if err != nil {
 		return err
 	}
+	con.Runtime, api.Console = api.Runtime, con
 	// SQL jobs run in package sqlrunner.
 	sqlRun := sqlrunner.New(db, box, logger)
 	api.SQL = sqlRun
@@ -139,7 +157,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		})
 	}()
 	defer func() { leadStop(); <-leadDone }()
-	pipes, err := startPipelines(ctx, db, cfg.dataDir, jobs, sqlRun, logger)
+	pipes, err := startPipelines(ctx, db, pods, jobs, sqlRun, logger)
 	if err != nil {
 		return err
 	}
