@@ -60,6 +60,7 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLa
 	}
 	r := &jobRuntime{store: db, executors: exs}
 	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch"),
+		DSWPageCommand: pods.dswPage,
 		JobsChanged: func() {
 			if fn := r.jobsChanged.Load(); fn != nil {
 				(*fn)()

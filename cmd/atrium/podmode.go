@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"atrium/dispatch"
 	"atrium/executor/local"
 )
 
@@ -40,6 +42,9 @@ func addPodFlags(f *pflag.FlagSet, c *podConfig) {
 type podLayout struct {
 	dir  string      // --pod-dir, absolute
 	user *local.User // nil: pods run as Atrium's own user (it is not root)
+	// dswPage is what a DSW instance without a command runs when the pod
+	// user cannot run this binary where it is; "" is the binary itself.
+	dswPage string
 }
 
 // jobsDir holds the pods' working directories (<job>/<attempt>/<pod>).
@@ -98,7 +103,55 @@ func preparePods(dataDir string, c podConfig, logger *slog.Logger) (*podLayout, 
 		return nil, fmt.Errorf("--pod-dir: %w; give a --pod-dir the pod user can reach, such as /var/lib/atrium-pods", err)
 	}
 	p.user = &u
+	if err := p.copyBinary(logger); err != nil {
+		return nil, fmt.Errorf("--pod-dir: %w", err)
+	}
 	return p, nil
+}
+
+// copyBinary gives the pod user a copy of this binary, <pod-dir>/bin/atrium,
+// when it cannot run the binary where it is (in a private directory, such
+// as the one `go run` builds in): DSW instances without a command run its
+// built-in page (atrium dsw-page) as the pod user.
+func (p *podLayout) copyBinary(logger *slog.Logger) error {
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil || p.user.CheckReach(exe) == nil {
+		return nil // dispatch finds the binary itself, or says why not
+	}
+	bin := filepath.Join(p.dir, "bin")
+	if err := os.MkdirAll(bin, 0o711); err != nil {
+		return err
+	}
+	src, err := os.Open(exe)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(bin, ".atrium-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Chmod(0o755)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	dst := filepath.Join(bin, "atrium")
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		return err
+	}
+	p.dswPage = dispatch.ShellQuote(dst) + " dsw-page"
+	logger.Info("the pod user cannot run this binary where it is; DSW instances without a command run a copy", "binary", exe, "copy", dst)
+	return nil
 }
 
 // within reports whether path is dir or below it.

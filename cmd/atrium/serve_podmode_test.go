@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"atrium/httpapi"
 )
@@ -105,6 +106,38 @@ func TestServeProcessMode(t *testing.T) {
 		home := regexp.MustCompile(`uid=65534 work=700:65534 home=(\S+)\n`).FindStringSubmatch(text)
 		if home == nil || !strings.HasPrefix(home[1], filepath.Join(podDirOf(s), "jobs", j["jobId"].(string))+"/") || !strings.Contains(text, "Permission denied") {
 			t.Errorf("the job did not run as the pod user 65534 in its own directory, or was not denied:\n%s", text)
+		}
+	})
+
+	t.Run("notebookPageRunsAsPodUser", func(t *testing.T) {
+		// A DSW instance without a command runs this binary's built-in
+		// page as the pod user; the test binary lives in a 0700 directory,
+		// like one `go run` builds, which the pod user cannot enter.
+		st, j := s.callRaw(t, eve, "POST", wsPath+"/dsw-instances", "displayName: nb\nimage: python:3.12\nresources: {cpu: 1, memory: 1Gi}\n")
+		if st != 201 {
+			t.Fatalf("create: %d %v", st, j)
+		}
+		path := wsPath + "/dsw-instances/" + j["jobId"].(string)
+		j = s.waitJob(t, eve, path, "running or ended", func(j map[string]any) bool {
+			return j["status"] == "Running" || j["status"] == "Failed" || j["status"] == "Stopped"
+		})
+		if j["status"] != "Running" {
+			_, logs := s.callRaw(t, eve, "GET", path+"/logs", "")
+			t.Fatalf("instance %s (%v):\n%v", j["status"], j["reasonMessage"], logs["raw"])
+		}
+		var st2 int
+		var body map[string]any
+		for range 100 {
+			if st2, body = s.call(t, eve, "GET", path+"/proxy/healthz", nil); st2 == 200 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if st2 != 200 || body["instanceId"] != j["jobId"] {
+			t.Fatalf("the page through the proxy: %d %v", st2, body)
+		}
+		if st, out := s.call(t, eve, "POST", path+"/stop", nil); st >= 300 {
+			t.Errorf("stop: %d %v", st, out)
 		}
 	})
 

@@ -137,6 +137,12 @@ func withPodDir(t *testing.T, env, args []string) []string {
 	if i := slices.Index(args, "--data-dir"); i >= 0 && i+1 < len(args) {
 		dataDir = args[i+1]
 	}
+	return append(slices.Clone(args), "--pod-dir", podDirFor(t, dataDir))
+}
+
+// podDirFor is the pod directory of tests' servers on dataDir.
+func podDirFor(t *testing.T, dataDir string) string {
+	t.Helper()
 	podDirsMu.Lock()
 	defer podDirsMu.Unlock()
 	dir, ok := podDirs[dataDir]
@@ -153,7 +159,7 @@ func withPodDir(t *testing.T, env, args []string) []string {
 			os.RemoveAll(dir)
 		})
 	}
-	return append(slices.Clone(args), "--pod-dir", dir)
+	return dir
 }
 
 // podDirOf is the --pod-dir the server was started with.
@@ -308,12 +314,13 @@ func TestBootstrapOnlyOnce(t *testing.T) {
 func TestServeEnvAndBadFlags(t *testing.T) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
-	s := startServerAt(t, addr, []string{"ATRIUM_DATA_DIR=" + dataDir, "ATRIUM_ADDR=" + addr})
+	s := startServerAt(t, addr, []string{"ATRIUM_DATA_DIR=" + dataDir, "ATRIUM_ADDR=" + addr, "ATRIUM_POD_DIR=" + podDirFor(t, dataDir)})
 	if _, err := os.Stat(filepath.Join(dataDir, "atrium.db")); err != nil {
 		t.Fatalf("ATRIUM_DATA_DIR ignored: %v", err)
 	}
 	s.kill9(t)
-	out, err := exec.Command(atriumBinary(t), "serve", "--data-dir", t.TempDir(), "--database-url", "mysql://x").CombinedOutput()
+	dataDir = t.TempDir()
+	out, err := exec.Command(atriumBinary(t), "serve", "--data-dir", dataDir, "--pod-dir", podDirFor(t, dataDir), "--database-url", "mysql://x").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--database-url") {
 		t.Fatalf("bad --database-url accepted: %v %s", err, out)
 	}
