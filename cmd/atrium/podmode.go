@@ -86,10 +86,7 @@ func preparePods(dataDir string, c podConfig, logger *slog.Logger) (*podLayout, 
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	for _, d := range []string{p.dir, p.jobsDir(), p.runsDir()} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return nil, fmt.Errorf("--pod-dir: %w", err)
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
+		if err := ownDir(d, 0o711); err != nil {
 			return nil, fmt.Errorf("--pod-dir: %w", err)
 		}
 	}
@@ -122,7 +119,7 @@ func (p *podLayout) copyBinary(logger *slog.Logger) error {
 		return nil // dispatch finds the binary itself, or says why not
 	}
 	bin := filepath.Join(p.dir, "bin")
-	if err := os.MkdirAll(bin, 0o711); err != nil {
+	if err := ownDir(bin, 0o711); err != nil {
 		return err
 	}
 	src, err := os.Open(exe)
@@ -160,45 +157,62 @@ func within(path, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
+// atriumEntries are what Atrium writes in the data directory.
+var atriumEntries = []string{"atrium.db", "atrium.db-wal", "atrium.db-shm", "atrium.db-journal", "admin.token", "secret.key",
+	"pods", "slurm", "pipeline-runs"}
+
 // privateDataDir makes dir (created if needed) 0700 and takes group and
-// other permissions from everything in it, so files written by older
-// versions, by SQLite or by hand are the server's alone. Symbolic links are
-// left alone (chmod would follow them).
+// other permissions from Atrium's entries in it (atriumEntries, with
+// everything below them), so files of older versions or made by SQLite are
+// the server's alone. Other entries, and symbolic links (chmod would
+// follow them), are left alone: behind a 0700 directory no pod reaches
+// them anyway.
 func privateDataDir(dir string, logger *slog.Logger) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
+	if err := ownDir(dir, 0o700); err != nil {
 		return err
 	}
 	fixed := 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type()&fs.ModeSymlink == 0 {
-			var fi fs.FileInfo
-			if fi, err = d.Info(); err == nil {
-				perm, want := fi.Mode().Perm(), fi.Mode().Perm()&^0o077
-				if d.IsDir() {
-					want = 0o700
-				}
-				if perm != want || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
-					err = os.Chmod(path, want)
-					fixed++
+	for _, name := range atriumEntries {
+		err := filepath.WalkDir(filepath.Join(dir, name), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type()&fs.ModeSymlink == 0 {
+				var fi fs.FileInfo
+				if fi, err = d.Info(); err == nil {
+					perm, want := fi.Mode().Perm(), fi.Mode().Perm()&^0o077
+					if d.IsDir() {
+						want = 0o700
+					}
+					if perm != want || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+						err = os.Chmod(path, want)
+						fixed++
+					}
 				}
 			}
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // absent, or gone meanwhile (a temporary file)
+			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // gone meanwhile (a temporary file)
-		}
-		return err
-	})
-	if err != nil {
-		return err
 	}
 	if fixed > 0 {
-		logger.Info("made the data directory private (0700, files without group or other permissions)", "dir", root, "changed", fixed)
+		logger.Info("made Atrium's files in the data directory private (directories 0700, files without group or other permissions)", "dir", dir, "changed", fixed)
 	}
 	return nil
+}
+
+// ownDir makes dir (and missing parents) with perm, or gives an existing
+// dir perm. A directory everyone may write (/tmp) is refused: it is
+// nobody's own, and changing its mode would break the host.
+func ownDir(dir string, perm os.FileMode) error {
+	if fi, err := os.Stat(dir); err == nil && (fi.Mode().Perm()&0o002 != 0 || fi.Mode()&fs.ModeSticky != 0) {
+		return fmt.Errorf("%s is writable by everyone (mode %04o): give a directory of Atrium's own", dir, fi.Mode().Perm())
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	return os.Chmod(dir, perm)
 }
 
 // warnNotIsolated says at start what process mode does not give.

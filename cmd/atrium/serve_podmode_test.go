@@ -20,8 +20,8 @@ import (
 )
 
 // TestServeProcessMode: after `atrium serve` starts, the data directory is
-// 0700 and every file in it 0600 (one left 0644 by hand, in a directory
-// left 0755, is fixed); the log warns that jobs are not isolated; an
+// 0700 and every file in it 0600 (a pod's log an older version left 0644
+// in 0755 directories is fixed); the log warns that jobs are not isolated; an
 // AlgoDeveloper's job that reads <data-dir>/admin.token fails, without
 // the token in its log (it runs as the pod user, who cannot enter the
 // data directory); GET /api/v1/server and every console page the
@@ -31,10 +31,11 @@ func TestServeProcessMode(t *testing.T) {
 	if err := os.Chmod(dataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dataDir, "old"), 0o755); err != nil {
+	old := filepath.Join(dataDir, "pods", "dlc-old", "1", "worker-0")
+	if err := os.MkdirAll(old, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, "old", "notes.txt"), []byte("left by hand\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(old, "output.log"), []byte("an older version's log\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, nil, "--data-dir", dataDir, "--local-capacity", "cpu=4,memory=8Gi")
@@ -198,7 +199,7 @@ func TestServeProcessMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files < 5 { // the database and its -wal and -shm, admin.token, the secret key, old/notes.txt
+	if files < 6 { // the database and its -wal and -shm, admin.token, the secret key, the old log, the jobs' records
 		t.Errorf("only %d files in the data directory", files)
 	}
 	if fi, err := os.Stat(podDirOf(s)); err != nil || fi.Mode().Perm() != 0o711 {
@@ -207,10 +208,16 @@ func TestServeProcessMode(t *testing.T) {
 }
 
 // TestServeRefusesPodFlags: a root --pod-user (flag or environment), a
-// --pod-dir inside --data-dir, and (as root) a pod directory the pod user
-// cannot reach are refused at start with an error naming the flag.
+// --pod-dir inside --data-dir, a directory everyone may write (such as
+// /tmp, whose mode serve would otherwise change) and (as root) a pod
+// directory the pod user cannot reach are refused at start with an error
+// naming the flag.
 func TestServeRefusesPodFlags(t *testing.T) {
 	dataDir := t.TempDir()
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o1777); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		env  []string
@@ -222,6 +229,7 @@ func TestServeRefusesPodFlags(t *testing.T) {
 		{"rootGroup", nil, []string{"--pod-user", "1000:0"}, "--pod-user"},
 		{"notNumbers", nil, []string{"--pod-user", "nobody"}, "--pod-user: \"nobody\" is not uid:gid"},
 		{"podDirInDataDir", nil, []string{"--pod-dir", filepath.Join(dataDir, "pods")}, "--pod-dir " + filepath.Join(dataDir, "pods") + ": must be outside --data-dir"},
+		{"sharedPodDir", nil, []string{"--pod-dir", shared}, "--pod-dir: " + shared + " is writable by everyone (mode 0777)"},
 	}
 	if os.Geteuid() == 0 {
 		// The default <data-dir>-pods is below t.TempDir()'s parent, 0700.
