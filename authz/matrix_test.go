@@ -51,7 +51,7 @@ func specSays(role, code string, tg target) expectation {
 	}
 	selfService := map[string]bool{"Token:CreateToken": true, "Token:ListTokens": true, "Token:RevokeToken": true,
 		"Permission:ListPermissions": true, "Workspace:ListWorkspaces": true, "Workspace:GetDefaultWorkspace": true,
-		"Workspace:SetDefaultWorkspace": true}
+		"Workspace:SetDefaultWorkspace": true, "Platform:GetServer": true}
 	switch {
 	case selfService[code]:
 		if (action == "ListTokens" || action == "RevokeToken") && !tg.own && !ra {

@@ -127,6 +127,7 @@ var table = rows(
 		pf("Token:ListTokens", "List one's own API tokens", g(Own, Authenticated), g(All, ra)),
 		pf("Token:RevokeToken", "Revoke an API token", g(Own, Authenticated), g(All, ra)),
 		pf("Permission:ListPermissions", "Read the permission table", g(All, Authenticated)),
+		pf("Platform:GetServer", "Read what the server runs jobs in and whether they are isolated", g(All, Authenticated)),
 		// Platform: workspaces, compute and configuration.
 		pf("Workspace:CreateWorkspace", "Create a workspace", g(All, ra)),
 		pf("Workspace:ListWorkspaces", "List the workspaces one belongs to (ResourceAdmin: all)", g(All, Authenticated)),

@@ -43,6 +43,10 @@ type Console struct {
 	mux    *http.ServeMux
 	// Now is the clock for charts' windows; tests may replace it.
 	Now func() time.Time
+	// Runtime is what jobs run in (httpapi.RuntimeProcess, the default, or
+	// RuntimeContainer): in process mode every page a signed-in user sees
+	// carries a banner saying jobs are not isolated.
+	Runtime string
 }
 
 // New returns the console over api (the REST API's handler). key signs
@@ -51,7 +55,7 @@ func New(api http.Handler, key []byte, logger *slog.Logger) (*Console, error) {
 	if len(key) < 16 {
 		return nil, errors.New("console: the CSRF key must be at least 16 bytes")
 	}
-	c := &Console{api: api, authz: authz.New(), key: key, logger: logger, mux: http.NewServeMux(), Now: time.Now}
+	c := &Console{api: api, authz: authz.New(), key: key, logger: logger, mux: http.NewServeMux(), Now: time.Now, Runtime: httpapi.RuntimeProcess}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -199,7 +203,8 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 	default:
 		c.logger.Error("console page failed", "path", r.URL.Path, "err", err)
 	}
-	v := &view{Title: http.StatusText(status), s: s}
+	v := c.newView(r, s, http.StatusText(status))
+	v.Flash = ""
 	v.Error = msg
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -218,6 +223,7 @@ type view struct {
 	Data       any
 
 	s      *session
+	notice string // what jobs are not isolated from; "" when they are
 	access *httpapi.AccessView
 	sub    authz.Subject
 	az     *authz.Authorizer
@@ -228,6 +234,14 @@ func (v *view) User() *atrium.User {
 		return nil
 	}
 	return v.s.user
+}
+
+// Notice is the banner of process mode, for signed-in users.
+func (v *view) Notice() string {
+	if v.s == nil {
+		return ""
+	}
+	return v.notice
 }
 
 func (v *view) CSRF() string {
@@ -286,7 +300,7 @@ func (v *view) Roles() []string {
 
 // newView prepares a page outside any workspace.
 func (c *Console) newView(r *http.Request, s *session, title string) *view {
-	v := &view{Title: title, s: s, az: c.authz}
+	v := &view{Title: title, s: s, az: c.authz, notice: httpapi.RuntimeInfo(c.Runtime).Notice}
 	if s != nil {
 		v.sub = authz.Subject{UserID: s.user.ID, PlatformRoles: s.user.PlatformRoles}
 		v.Flash = r.URL.Query().Get("flash")

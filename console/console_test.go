@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -23,6 +24,7 @@ import (
 // a workspace and members of several roles (all with passwords).
 type world struct {
 	srv   *httptest.Server
+	ui    *Console
 	db    *sqlstore.DB
 	ws    *atrium.Workspace
 	users map[string]*atrium.User
@@ -49,7 +51,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	api.Console = ui
-	w := &world{srv: httptest.NewServer(api), db: db, users: map[string]*atrium.User{}}
+	w := &world{srv: httptest.NewServer(api), ui: ui, db: db, users: map[string]*atrium.User{}}
 	t.Cleanup(w.srv.Close)
 	hash, err := secret.HashPassword(testPassword)
 	if err != nil {
@@ -422,5 +424,37 @@ func TestAlertRuleForms(t *testing.T) {
 	}
 	if strings.Contains(p.body, "s3cret-signing-key") {
 		t.Errorf("the rule page shows the signing secret")
+	}
+}
+
+// TestIsolationBanner: in process mode every page a signed-in user sees,
+// error pages too, says in a banner that jobs are not isolated; the
+// sign-in page (nobody signed in) does not, and in container mode no page
+// does.
+func TestIsolationBanner(t *testing.T) {
+	w := newWorld(t)
+	w.seed(t)
+	notice := template.HTMLEscapeString(httpapi.NotIsolatedNotice)
+	if p := w.browser(t).get("/login"); p.status != http.StatusOK || strings.Contains(p.body, notice) {
+		t.Errorf("sign-in page: %d, banner shown: %v", p.status, strings.Contains(p.body, notice))
+	}
+	dev := w.browser(t)
+	dev.login("dave")
+	var paths []string
+	for _, p := range append(w.pages(t, dev), "/workspaces", "/w/"+w.ws.ID+"/jobs/dlc-nope") {
+		if !strings.Contains(p, "partial=") { // fragments have no header
+			paths = append(paths, p)
+		}
+	}
+	for _, path := range paths {
+		if p := dev.get(path); !strings.Contains(p.body, `<p class="banner" role="note" id="isolation-notice">`+notice+`</p>`) {
+			t.Errorf("%s (%d) has no banner:\n%.600s", path, p.status, p.body)
+		}
+	}
+	w.ui.Runtime = httpapi.RuntimeContainer
+	for _, path := range paths {
+		if p := dev.get(path); strings.Contains(p.body, "isolation-notice") {
+			t.Errorf("%s shows the banner in container mode", path)
+		}
 	}
 }

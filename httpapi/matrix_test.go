@@ -244,6 +244,7 @@ func baseMatrixCases() []matrixCase {
 			}},
 		{method: "PUT", path: "/api/v1/users/{userId}", path_: func(w *world, s *subject) string { return "/api/v1/users/" + w.victim.UserID },
 			body: body(map[string]any{"displayName": "Victim"}), want: raOnly(200)},
+		{method: "GET", path: "/api/v1/server", path_: fixed("/api/v1/server"), want: anyone(200)},
 		{method: "GET", path: "/api/v1/permissions", path_: fixed("/api/v1/permissions"), want: anyone(200)},
 		{method: "GET", path: "/api/v1/default-workspace", path_: fixed("/api/v1/default-workspace"), want: anyone(200)},
 		{method: "PUT", path: "/api/v1/default-workspace", path_: fixed("/api/v1/default-workspace"),

@@ -47,6 +47,8 @@ func (s *Server) apiRoutes() []*route {
 			summary: "Read a user; 'me' is the caller", out: userView{}, h: getUser},
 		{method: "PUT", path: "/api/v1/users/{userId}", code: "User:UpdateUser", status: http.StatusOK,
 			summary: "Change a user's display name, email, password or disabled flag (ResourceAdmin)", in: UpdateUserRequest{}, out: userView{}, h: updateUser},
+		{method: "GET", path: "/api/v1/server", code: "Platform:GetServer", status: http.StatusOK,
+			summary: "What this server runs jobs in (process or container) and whether they are isolated from the host", out: ServerInfo{}, h: getServerInfo},
 		{method: "GET", path: "/api/v1/permissions", code: "Permission:ListPermissions", status: http.StatusOK,
 			summary: "The permission table: every permission code and which roles hold it on which targets", out: List[permissionView]{}, h: listPermissions},
 		{method: "GET", path: "/api/v1/default-workspace", code: "Workspace:GetDefaultWorkspace", status: http.StatusOK,

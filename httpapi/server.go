@@ -47,6 +47,9 @@ type Server struct {
 	// Console serves every path outside the API, health and metrics (the
 	// web console); nil serves a plain page at "/" and 404 elsewhere.
 	Console http.Handler
+	// Runtime is what jobs run in, RuntimeProcess (the default) or
+	// RuntimeContainer; GET /api/v1/server tells users.
+	Runtime string
 
 	routes   []*route
 	mux      *http.ServeMux
@@ -62,6 +65,7 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 		Authz:    authz.New(),
 		Logger:   cmp.Or(logger, slog.New(slog.DiscardHandler)),
 		Now:      time.Now,
+		Runtime:  RuntimeProcess,
 		mux:      http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
 	}

@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,6 +47,11 @@ type Config struct {
 	// WakeJobs and WakeSQL nudge the scheduling loop and the SQL runner
 	// after node jobs were submitted or stopped; nil is fine.
 	WakeJobs, WakeSQL func()
+	// MakeDir makes a directory the run's pods write in (a run's directory,
+	// then a node's, before the node's job starts); its parent exists. Nil
+	// makes it 0755 for this process's user; the server gives one that
+	// hands it to the pods' user.
+	MakeDir func(path string) error
 }
 
 // Controller advances runs in the background; Pass runs one pass in the
@@ -324,5 +330,23 @@ func timeEq(a, b *time.Time) bool {
 
 func ptr[T any](v T) *T { return &v }
 
-// mkdirNode makes the node's output directory before its job starts.
-func mkdirNode(runDir, node string) error { return os.MkdirAll(filepath.Join(runDir, node), 0o755) }
+// mkdirNode makes the run's and the node's directories before the node's
+// job starts.
+func (c *Controller) mkdirNode(runDir, node string) error {
+	mk := c.cfg.MakeDir
+	if mk == nil {
+		mk = func(path string) error {
+			if err := os.Mkdir(path, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			return nil
+		}
+	}
+	if err := os.MkdirAll(c.cfg.RunDir, 0o755); err != nil {
+		return err
+	}
+	if err := mk(runDir); err != nil {
+		return err
+	}
+	return mk(filepath.Join(runDir, node))
+}

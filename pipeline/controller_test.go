@@ -2,7 +2,10 @@ package pipeline_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -132,5 +135,39 @@ func TestFailedNodeFailsRun(t *testing.T) {
 	got, _ = db.FindPipelineRunByID(ctx, r.ID)
 	if got.Status != atrium.RunFailed || got.ReasonCode != atrium.ReasonNodeFailed || got.FinishedAt == nil {
 		t.Fatalf("run %s (%s) nodes %+v", got.Status, got.ReasonMessage, got.Nodes)
+	}
+}
+
+// The run's and each started node's directories are made through
+// Config.MakeDir (the server's hands them to the pods' user), the run's
+// first.
+func TestMakeDirMakesRunAndNodeDirs(t *testing.T) {
+	db, r := setup(t)
+	runs := filepath.Join(t.TempDir(), "runs")
+	var mu sync.Mutex
+	var made []string
+	c, err := pipeline.New(pipeline.Config{Store: db, RunDir: runs, MakeDir: func(path string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		made = append(made, strings.TrimPrefix(path, runs+"/"))
+		if err := os.Mkdir(path, 0o700); err != nil && !os.IsExist(err) {
+			return err
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{r.ID, r.ID + "/A", r.ID, r.ID + "/B"}
+	if !slices.Equal(made, want) {
+		t.Fatalf("MakeDir saw %v, want %v", made, want)
+	}
+	for _, n := range []string{"A", "B"} {
+		if fi, err := os.Stat(filepath.Join(runs, r.ID, n)); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("node %s directory: %v %v", n, fi, err)
+		}
 	}
 }

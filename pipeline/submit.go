@@ -113,7 +113,7 @@ func (c *Controller) nodeJob(ctx context.Context, r *atrium.PipelineRun, name st
 	if err != nil {
 		return nil, err
 	}
-	if err := mkdirNode(dir, name); err != nil {
+	if err := c.mkdirNode(dir, name); err != nil {
 		return nil, err
 	}
 	j.ID = atrium.NewID(atrium.PrefixDLCJob)

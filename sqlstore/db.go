@@ -116,10 +116,17 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: sqlite path %q may not contain '?' or '#' or start with file:", path)
 	}
 	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
 		}
 	}
+	// Created here 0600 rather than by SQLite (0644): SQLite gives the
+	// -wal, -shm and -journal files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
+	}
+	f.Close()
 
 	// The writer switches the file to WAL (a persistent setting) and takes
 	// the write lock at BEGIN (_txlock=immediate), so a transaction never

@@ -61,6 +61,7 @@ func startBenchServer(ctx context.Context, databaseURL string, clients int, extr
 		case err := <-s.done:
 			cancel()
 			os.RemoveAll(dir)
+			os.RemoveAll(dir + "-pods")
 			return nil, fmt.Errorf("atrium serve: %w", err)
 		default:
 		}
@@ -124,4 +125,5 @@ func (s *benchServer) Stop() {
 	case <-time.After(15 * time.Second):
 	}
 	os.RemoveAll(s.dataDir)
+	os.RemoveAll(s.dataDir + "-pods") // the default --pod-dir
 }

@@ -136,7 +136,7 @@ func TestLoginTokenFile(t *testing.T) {
 		t.Fatalf("config = %+v", cfg)
 	}
 	// The saved server and token are used from now on.
-	contains(t, e.ok("whoami"), "admin", "ResourceAdmin", e.url)
+	contains(t, e.ok("whoami"), "admin", "ResourceAdmin", e.url, "process (not isolated: Jobs on this server are not isolated")
 
 	// A bad token file is refused and not saved.
 	bad := filepath.Join(t.TempDir(), "bad.token")

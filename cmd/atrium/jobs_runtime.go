@@ -60,7 +60,7 @@ const (
 // when podman works here (or is asked for), host processes otherwise. It
 // returns the executor, the runtime chosen, and a function to call when a
 // pod ends.
-func localExecutor(ctx context.Context, dataDir string, rc runtimeConfig, logger *slog.Logger) (executor.Executor, string, func(func()), error) {
+func localExecutor(ctx context.Context, dataDir string, pods *podLayout, rc runtimeConfig, logger *slog.Logger) (executor.Executor, string, func(func()), error) {
 	if _, _, err := container.ParseUser(rc.containerUser); err != nil {
 		return nil, "", nil, fmt.Errorf("--container-user: %w", err)
 	}
@@ -85,20 +85,22 @@ func localExecutor(ctx context.Context, dataDir string, rc runtimeConfig, logger
 	default:
 		return nil, "", nil, fmt.Errorf("--runtime: must be auto, podman or process, not %q", rc.runtime)
 	}
-	lx, err := local.New(filepath.Join(dataDir, "pods"), logger.With("executor", "local"))
+	// Records in the private data directory, working directories under
+	// the pod directory (see podmode.go).
+	lx, err := local.Open(local.Config{Dir: filepath.Join(dataDir, "pods"), WorkDir: pods.jobsDir(), User: pods.user,
+		Logger: logger.With("executor", "local")})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	logger.Warn("PROCESS MODE: jobs are not isolated. Pods run as host processes, see the host's files and network "+
-		"(Atrium's API included), and ignore their image. Install podman for containers.", "runtime", runtimeProcess)
+	warnNotIsolated(logger, pods)
 	return lx, runtimeProcess, func(f func()) { lx.OnExit = f }, nil
 }
 
 // startJobs starts the executors this host can run — always the local one,
 // Slurm when its client (sbatch) is installed — and prepares the
 // scheduling loop.
-func startJobs(ctx context.Context, db atrium.Store, dataDir string, rc runtimeConfig, logger *slog.Logger) (*jobRuntime, error) {
-	lx, runtime, onExit, err := localExecutor(ctx, dataDir, rc, logger)
+func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLayout, rc runtimeConfig, logger *slog.Logger) (*jobRuntime, error) {
+	lx, runtime, onExit, err := localExecutor(ctx, dataDir, pods, rc, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +115,9 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, rc runtimeC
 		}
 	}
 	r := &jobRuntime{store: db, executors: exs, runtime: runtime}
-	mounts := &jobmount.Resolver{Store: db, RunDir: pipelineRunDir(dataDir), DatasetRoots: rc.datasetRoots}
+	mounts := &jobmount.Resolver{Store: db, RunDir: pods.runsDir(), DatasetRoots: rc.datasetRoots}
 	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch"),
-		Mounts: mounts.Mounts, OutputDir: filepath.Join(dataDir, "outputs"),
+		DSWPageCommand: pods.dswPage, Mounts: mounts.Mounts, OutputDir: pods.outputsDir(),
 		JobsChanged: func() {
 			if fn := r.jobsChanged.Load(); fn != nil {
 				(*fn)()

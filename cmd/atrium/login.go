@@ -191,7 +191,9 @@ func newWhoamiCmd(c *cli) *cobra.Command {
 		Use:   "whoami",
 		Short: "Show the user the token belongs to",
 		Long: `Show the user the current credentials belong to (GET /api/v1/users/me), with
-their id, platform roles and default workspace, and the server asked.`,
+their id, platform roles and default workspace, the server asked, and what
+that server runs jobs in (GET /api/v1/server): "process" jobs are plain host
+processes, not isolated from the host.`,
 		Example: `  atrium whoami
   atrium whoami -o json`,
 		Args: cobra.NoArgs,
@@ -206,9 +208,21 @@ their id, platform roles and default workspace, and the server asked.`,
 			return s.print(u, func(w io.Writer) {
 				kv(w, "Server", s.server, "Name", u.Name, "User ID", u.ID, "Display name", orDash(u.DisplayName),
 					"Email", orDash(u.Email), "Platform roles", joinOrDash(u.PlatformRoles),
-					"Default workspace", orDash(u.DefaultWorkspaceID))
+					"Default workspace", orDash(u.DefaultWorkspaceID), "Jobs run as", serverRuntime(s))
 			})
 		}),
 	}
 	return c.addGlobalFlags(cmd)
+}
+
+// serverRuntime says what the server runs jobs in, "-" when it does not say.
+func serverRuntime(s *session) string {
+	info, err := s.client.ServerInfo(s.ctx)
+	switch {
+	case err != nil || info.Runtime == "":
+		return "-"
+	case info.Isolated:
+		return info.Runtime
+	}
+	return info.Runtime + " (not isolated: " + info.Notice + ")"
 }

@@ -161,7 +161,7 @@ func testPipelineAcrossKill(t *testing.T, extra []string) {
 		t.Fatal(err)
 	}
 	id := r["runId"].(string)
-	runDir := filepath.Join(dataDir, "pipeline-runs", id)
+	runDir := filepath.Join(podDirOf(s), "pipeline-runs", id)
 	deadline := time.Now().Add(60 * time.Second)
 	for !exists(filepath.Join(runDir, "B.started")) || !exists(filepath.Join(runDir, "C.started")) {
 		if time.Now().After(deadline) {

@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 
 	"atrium"
 	"atrium/pipeline"
 )
 
 // startPipelines starts the pipeline controller; node inputs and outputs
-// live under <dataDir>/pipeline-runs/<runId>.
-func startPipelines(ctx context.Context, db atrium.Store, dataDir string, jobs *jobRuntime, sql interface{ Wake() }, logger *slog.Logger) (*pipeline.Controller, error) {
-	pc, err := pipeline.New(pipeline.Config{Store: db, RunDir: pipelineRunDir(dataDir),
+// live under <pod-dir>/pipeline-runs/<runId>, which the pods own.
+func startPipelines(ctx context.Context, db atrium.Store, pods *podLayout, jobs *jobRuntime, sql interface{ Wake() }, logger *slog.Logger) (*pipeline.Controller, error) {
+	pc, err := pipeline.New(pipeline.Config{Store: db, RunDir: pods.runsDir(), MakeDir: pods.makeDir,
 		Logger: logger.With("service", "pipeline"), WakeJobs: jobs.Wake, WakeSQL: sql.Wake})
 	if err != nil {
 		return nil, err
@@ -20,6 +19,3 @@ func startPipelines(ctx context.Context, db atrium.Store, dataDir string, jobs *
 	pc.Start(ctx)
 	return pc, nil
 }
-
-// pipelineRunDir holds the runs' node inputs and outputs.
-func pipelineRunDir(dataDir string) string { return filepath.Join(dataDir, "pipeline-runs") }

@@ -34,6 +34,7 @@ type serveConfig struct {
 	logLevel      string
 	notify        notifyConfig
 	runtime       runtimeConfig
+	pods          podConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -47,7 +48,15 @@ func newServeCmd() *cobra.Command {
 By default the data lives in an embedded SQLite database in --data-dir; give
 --database-url postgres://… to use PostgreSQL instead. On the first start with
 an empty database Atrium creates the user 'admin' (platform role
-ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
+ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).
+
+Jobs of the local resource group run as plain host processes (process
+mode): they are not isolated, and can reach everything on this host's
+network, Atrium's API included. Atrium keeps --data-dir private (0700, its
+files 0600); when it runs as root, each job's command runs as --pod-user
+(never root), in a working directory of its own under --pod-dir, outside
+the data directory. When Atrium is not root, jobs run as its own user and
+can read its data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return serve(cmd.Context(), cfg)
@@ -67,6 +76,7 @@ ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
 		"host directory that file:// data sources may name, mounted read-only into containers; repeat for several (env ATRIUM_DATASET_ROOTS, comma-separated)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	addNotifyFlags(f, &cfg.notify)
+	addPodFlags(f, &cfg.pods)
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	return cmd
 }
@@ -95,6 +105,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	pods, err := preparePods(cfg.dataDir, cfg.pods, logger)
+	if err != nil {
+		return err
+	}
 	db, err := openStore(ctx, cfg.dataDir, cfg.databaseURL)
 	if err != nil {
 		return err
@@ -109,7 +123,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
-	jobs, err := startJobs(ctx, db, cfg.dataDir, cfg.runtime, logger)
+	jobs, err := startJobs(ctx, db, cfg.dataDir, pods, cfg.runtime, logger)
 	if err != nil {
 		return err
 	}
@@ -126,11 +140,17 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box
+	api.Runtime = httpapi.RuntimeProcess // said by GET /api/v1/server and the console's banner
+	if jobs.runtime == runtimePodman {
+		api.Runtime = httpapi.RuntimeContainer
+	}
 	// The web console is an API client in process; the secret key also
 	// signs its CSRF tokens (domain-separated), so replicas agree.
-	if api.Console, err = console.New(api, key, logger); err != nil {
+	con, err := console.New(api, key, logger)
+	if err != nil {
 		return err
 	}
+	con.Runtime, api.Console = api.Runtime, con
 	// SQL jobs run in package sqlrunner.
 	sqlRun := sqlrunner.New(db, box, logger)
 	api.SQL = sqlRun
@@ -148,7 +168,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		})
 	}()
 	defer func() { leadStop(); <-leadDone }()
-	pipes, err := startPipelines(ctx, db, cfg.dataDir, jobs, sqlRun, logger)
+	pipes, err := startPipelines(ctx, db, pods, jobs, sqlRun, logger)
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ jobSpecs: [{type: Worker, podCount: 1, image: `+busyboxImage+`, resources: {cpu:
 		}
 	}
 	jobID := probe[strings.LastIndex(probe, "/")+1:]
-	if b, err := os.ReadFile(filepath.Join(dataDir, "outputs", jobID, "model.txt")); err != nil || string(b) != "model\n" {
+	if b, err := os.ReadFile(filepath.Join(podDirOf(s), "outputs", jobID, "model.txt")); err != nil || string(b) != "model\n" {
 		t.Errorf("the job's output on the host: %q %v", b, err)
 	}
 
@@ -195,7 +195,7 @@ func TestPyTorchDDPExample(t *testing.T) {
 		t.Fatalf("DDP example: %v %v\n%s", j["status"], j["reasonMessage"], out)
 	}
 	jobID := job[strings.LastIndex(job, "/")+1:]
-	if fi, err := os.Stat(filepath.Join(dataDir, "outputs", jobID, "model.pt")); err != nil || fi.Size() == 0 {
+	if fi, err := os.Stat(filepath.Join(podDirOf(s), "outputs", jobID, "model.pt")); err != nil || fi.Size() == 0 {
 		t.Fatalf("no model in the job's output: %v", err)
 	}
 }

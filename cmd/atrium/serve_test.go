@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,7 +92,7 @@ func freeAddr(t *testing.T) string {
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(atriumBinary(t), append([]string{"serve", "--addr", addr}, args...)...)
+	cmd := exec.Command(atriumBinary(t), append([]string{"serve", "--addr", addr}, withPodDir(t, env, args)...)...)
 	cmd.Env = append(os.Environ(), env...)
 	s := &server{cmd: cmd, url: "http://" + addr, stderr: &lockedBuffer{}}
 	cmd.Stderr = s.stderr
@@ -114,6 +115,60 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 	}
 	t.Fatalf("server did not become ready; log:\n%s", s.stderr)
 	return nil
+}
+
+var (
+	podDirsMu sync.Mutex
+	podDirs   = map[string]string{} // --data-dir → --pod-dir
+)
+
+// withPodDir adds a --pod-dir to serve's args unless they or the
+// environment give one. The default, <data-dir>-pods, is below
+// t.TempDir()'s parent, 0700, which the pod user cannot pass: a server
+// running as root refuses it. Restarts and replicas on one data directory
+// get the same pod directory.
+func withPodDir(t *testing.T, env, args []string) []string {
+	t.Helper()
+	if slices.Contains(args, "--pod-dir") || os.Getenv("ATRIUM_POD_DIR") != "" ||
+		slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "ATRIUM_POD_DIR=") }) {
+		return args
+	}
+	dataDir := ""
+	if i := slices.Index(args, "--data-dir"); i >= 0 && i+1 < len(args) {
+		dataDir = args[i+1]
+	}
+	return append(slices.Clone(args), "--pod-dir", podDirFor(t, dataDir))
+}
+
+// podDirFor is the pod directory of tests' servers on dataDir.
+func podDirFor(t *testing.T, dataDir string) string {
+	t.Helper()
+	podDirsMu.Lock()
+	defer podDirsMu.Unlock()
+	dir, ok := podDirs[dataDir]
+	if !ok {
+		var err error
+		if dir, err = os.MkdirTemp("", "atrium-pods-"); err != nil {
+			t.Fatal(err)
+		}
+		podDirs[dataDir] = dir
+		t.Cleanup(func() {
+			podDirsMu.Lock()
+			delete(podDirs, dataDir)
+			podDirsMu.Unlock()
+			os.RemoveAll(dir)
+		})
+	}
+	return dir
+}
+
+// podDirOf is the --pod-dir the server was started with.
+func podDirOf(s *server) string {
+	i := slices.Index(s.cmd.Args, "--pod-dir")
+	if i < 0 || i+1 >= len(s.cmd.Args) {
+		return ""
+	}
+	return s.cmd.Args[i+1]
 }
 
 func (s *server) kill9(t *testing.T) {
@@ -259,12 +314,13 @@ func TestBootstrapOnlyOnce(t *testing.T) {
 func TestServeEnvAndBadFlags(t *testing.T) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
-	s := startServerAt(t, addr, []string{"ATRIUM_DATA_DIR=" + dataDir, "ATRIUM_ADDR=" + addr})
+	s := startServerAt(t, addr, []string{"ATRIUM_DATA_DIR=" + dataDir, "ATRIUM_ADDR=" + addr, "ATRIUM_POD_DIR=" + podDirFor(t, dataDir)})
 	if _, err := os.Stat(filepath.Join(dataDir, "atrium.db")); err != nil {
 		t.Fatalf("ATRIUM_DATA_DIR ignored: %v", err)
 	}
 	s.kill9(t)
-	out, err := exec.Command(atriumBinary(t), "serve", "--data-dir", t.TempDir(), "--database-url", "mysql://x").CombinedOutput()
+	dataDir = t.TempDir()
+	out, err := exec.Command(atriumBinary(t), "serve", "--data-dir", dataDir, "--pod-dir", podDirFor(t, dataDir), "--database-url", "mysql://x").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--database-url") {
 		t.Fatalf("bad --database-url accepted: %v %s", err, out)
 	}

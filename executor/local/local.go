@@ -1,6 +1,6 @@
 // Package local is the executor that runs every pod of a gang as a process
 // on this host, in its own session and process group, with its own working
-// directory and log file under the data directory.
+// directory and log file.
 //
 // Pods outlive the Atrium server. Each pod is run by a supervisor — this
 // same binary re-executed (see supervisor.go) — that leads the pod's process
@@ -9,15 +9,29 @@
 // supervisor's pid and start time (so a recycled pid is never taken for it)
 // and reads the exit file once it is gone.
 //
-// On-disk layout, under the directory given to New:
+// On-disk layout, under Config.Dir (directories 0700, files 0600: only
+// the server reads them):
 //
 //	<jobID>/<attempt>/task.json        the Task as started
 //	<jobID>/<attempt>/<pod>/pod.json   the PodTask and the environment it runs with
-//	<jobID>/<attempt>/<pod>/work/      working directory and HOME (removed by Cleanup)
 //	<jobID>/<attempt>/<pod>/output.log stdout and stderr, interleaved as written
 //	<jobID>/<attempt>/<pod>/proc       "pid:starttime" of the supervisor
 //	<jobID>/<attempt>/<pod>/exit       exit code (128+N after signal N), once ended
 //	<jobID>/<attempt>/<pod>/stopped    present when Stop ended the pod
+//
+// and each pod's working directory and HOME (removed by Cleanup), under
+// Config.WorkDir when set, so that a pod reaches it without reaching Dir:
+//
+//	<WorkDir>/<jobID>/<attempt>/<pod>/ mode 0700, owned by Config.User
+//
+// (WorkDir and the job and attempt directories are 0711: a pod passes
+// through them but cannot list them), else in Dir:
+//
+//	<jobID>/<attempt>/<pod>/work/
+//
+// With Config.User set (the server runs as root) the supervisor stays root
+// and the command runs as that user, with no supplementary groups, and
+// every pod has no_new_privs set (no set-user-ID binary raises it).
 package local
 
 import (
@@ -69,8 +83,10 @@ const (
 // matters: everything is on disk, so any process (a restarted server) with
 // the same directory sees the same pods.
 type Executor struct {
-	dir    string
-	logger *slog.Logger
+	dir     string
+	workDir string // "" keeps working directories in dir
+	user    *User
+	logger  *slog.Logger
 	// OnExit, when set before the first Start, is called when a pod this
 	// process started ends, so the scheduling loop can notice at once
 	// instead of at its next pass.
@@ -79,23 +95,74 @@ type Executor struct {
 
 var _ executor.Executor = (*Executor)(nil)
 
-// New returns an executor keeping attempts under dir (the server passes
-// <data-dir>/pods), creating it if needed. A nil logger discards.
+// Config configures Open.
+type Config struct {
+	// Dir keeps the attempts' records (the server passes <data-dir>/pods).
+	// It is made, or made again, mode 0700.
+	Dir string
+	// WorkDir, when set, holds the pods' working directories apart from
+	// Dir; it is made, or made again, mode 0711. Needed with User, who must
+	// be able to walk down to it.
+	WorkDir string
+	// User, when set, is who the pods' commands run as; it needs this
+	// process to be root. Nil runs them as this process's user.
+	User *User
+	// Logger may be nil (discard).
+	Logger *slog.Logger
+}
+
+// New returns an executor keeping attempts, working directories included,
+// under dir and running pods as this process's user; see Open for more.
 func New(dir string, logger *slog.Logger) (*Executor, error) {
-	if dir == "" {
+	return Open(Config{Dir: dir, Logger: logger})
+}
+
+// Open returns an executor as cfg says, creating its directories if needed.
+func Open(cfg Config) (*Executor, error) {
+	if cfg.Dir == "" {
 		return nil, errors.New("local: no directory for pods")
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("local: %w", err)
+	e := &Executor{user: cfg.User, logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))}
+	var err error
+	if e.dir, err = makeDir(cfg.Dir, 0o700); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("local: %w", err)
+	if cfg.WorkDir != "" {
+		if e.workDir, err = makeDir(cfg.WorkDir, 0o711); err != nil {
+			return nil, err
+		}
+	}
+	if u := cfg.User; u != nil {
+		if os.Geteuid() != 0 {
+			return nil, fmt.Errorf("local: running pods as uid %d needs root", u.UID)
+		}
+		if e.workDir == "" {
+			return nil, errors.New("local: a pod user needs a WorkDir outside Dir")
+		}
+		if err := u.CheckReach(e.workDir); err != nil {
+			return nil, fmt.Errorf("local: %w", err)
+		}
 	}
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		return nil, fmt.Errorf("local: needs /proc to follow processes: %w", err)
 	}
-	return &Executor{dir: abs, logger: cmp.Or(logger, slog.New(slog.DiscardHandler))}, nil
+	return e, nil
+}
+
+// makeDir makes dir with perm, or gives an existing one perm, and returns
+// its absolute path.
+func makeDir(dir string, perm os.FileMode) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		err = os.MkdirAll(abs, perm)
+	}
+	if err == nil {
+		err = os.Chmod(abs, perm)
+	}
+	if err != nil {
+		return "", fmt.Errorf("local: %w", err)
+	}
+	return abs, nil
 }
 
 // Name returns "local".
@@ -114,6 +181,21 @@ type podSpec struct {
 	WorkspaceID string   `json:"workspaceId"`
 	Attempt     int      `json:"attempt"`
 	Environ     []string `json:"environ"` // the exact environment of the command
+	// Work is the working directory; "" (older pods) is work/ beside pod.json.
+	Work string `json:"work,omitempty"`
+	// User is who the command runs as; nil is the supervisor's user.
+	User *User `json:"user,omitempty"`
+}
+
+// work is the pod's working directory.
+func (s podSpec) work(podDir string) string { return cmp.Or(s.Work, filepath.Join(podDir, workDir)) }
+
+// workPath is where the pod's working directory goes.
+func (e *Executor) workPath(attemptDir string, t executor.Task, pod string) string {
+	if e.workDir == "" {
+		return filepath.Join(attemptDir, pod, workDir)
+	}
+	return filepath.Join(e.workDir, t.JobID, strconv.Itoa(t.Attempt), pod)
 }
 
 // Start prepares the attempt directory and launches one supervised process
@@ -131,16 +213,17 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	if _, err := os.Lstat(final); err == nil {
 		return executor.Handle{}, fmt.Errorf("local: attempt %d of job %s: %w", t.Attempt, t.JobID, executor.ErrAlreadyStarted)
 	}
-	if err := os.MkdirAll(jobDir, 0o755); err != nil {
+	if err := os.MkdirAll(jobDir, 0o700); err != nil {
 		return executor.Handle{}, fmt.Errorf("local: %w", err)
 	}
 	// Prepared aside and renamed into place, so an attempt directory is
-	// always complete: a crash while preparing leaves only a dot directory.
+	// always complete: a crash while preparing leaves only a dot directory
+	// (and maybe empty working directories, which the next Start takes).
 	tmp, err := os.MkdirTemp(jobDir, ".start-")
 	if err != nil {
 		return executor.Handle{}, fmt.Errorf("local: %w", err)
 	}
-	if err := prepare(tmp, final, t); err != nil {
+	if err := e.prepare(tmp, final, t); err != nil {
 		os.RemoveAll(tmp)
 		return executor.Handle{}, err
 	}
@@ -161,6 +244,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 				return executor.Handle{}, fmt.Errorf("local: starting pod %s: %w (and stopping the others: %v)", p.Name, err, serr)
 			}
 			os.RemoveAll(final)
+			e.removeWork(t.JobID, t.Attempt)
 			return executor.Handle{}, fmt.Errorf("local: starting pod %s: %w", p.Name, err)
 		}
 		h.Pods[p.Name] = ref.String()
@@ -202,32 +286,60 @@ func safeName(s string) bool {
 }
 
 // prepare fills dir, which will be renamed to final, with the attempt's
-// files.
-func prepare(dir, final string, t executor.Task) error {
+// files, and makes the pods' working directories.
+func (e *Executor) prepare(dir, final string, t executor.Task) error {
 	if err := writeJSON(filepath.Join(dir, taskFile), t); err != nil {
 		return err
 	}
+	if e.workDir != "" {
+		for _, d := range []string{filepath.Join(e.workDir, t.JobID), filepath.Join(e.workDir, t.JobID, strconv.Itoa(t.Attempt))} {
+			if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("local: %w", err)
+			}
+		}
+	}
 	// Host processes see the host's files; only directories the job
-	// writes (its outputs) need to exist.
+	// writes (its outputs) need to exist, the pod user's.
 	for _, m := range t.Mounts {
 		if m.Owned {
-			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+			if err := MakePodDir(m.Source, e.user); err != nil {
 				return fmt.Errorf("local: %w", err)
 			}
 		}
 	}
 	for _, p := range t.Pods {
 		pd := filepath.Join(dir, p.Name)
-		if err := os.MkdirAll(filepath.Join(pd, workDir), 0o755); err != nil {
+		if err := os.Mkdir(pd, 0o700); err != nil {
+			return fmt.Errorf("local: %w", err)
+		}
+		work := e.workPath(final, t, p.Name)
+		mk := work
+		if e.workDir == "" {
+			mk = filepath.Join(pd, workDir) // renamed to work with dir
+		}
+		if err := MakePodDir(mk, e.user); err != nil {
 			return fmt.Errorf("local: %w", err)
 		}
 		spec := podSpec{PodTask: p, JobID: t.JobID, WorkspaceID: t.WorkspaceID, Attempt: t.Attempt,
-			Environ: podEnv(t, p, filepath.Join(final, p.Name, workDir))}
+			Environ: podEnv(t, p, work), User: e.user}
+		if e.workDir != "" {
+			spec.Work = work
+		}
 		if err := writeJSON(filepath.Join(pd, podFile), spec); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// removeWork removes the working directories of an attempt kept apart,
+// and the job's directory when no attempt is left in it.
+func (e *Executor) removeWork(jobID string, attempt int) {
+	if e.workDir == "" {
+		return
+	}
+	os.RemoveAll(filepath.Join(e.workDir, jobID, strconv.Itoa(attempt)))
+	os.Remove(filepath.Join(e.workDir, jobID)) // fails while not empty
 }
 
 // podEnv is a clean base plus the pod's own variables, which win. Nothing
@@ -260,7 +372,7 @@ func podEnv(t executor.Task, p executor.PodTask, work string) []string {
 // reference, also recorded in the proc file; onExit (if any) runs when the
 // supervisor ends.
 func launch(podDir string, onExit func()) (procRef, error) {
-	out, err := os.OpenFile(filepath.Join(podDir, outputFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	out, err := os.OpenFile(filepath.Join(podDir, outputFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return procRef{}, err
 	}
@@ -599,10 +711,15 @@ func (e *Executor) Cleanup(ctx context.Context, h executor.Handle) error {
 		}
 	}
 	for _, p := range pods {
-		if err := os.RemoveAll(filepath.Join(p.dir, workDir)); err != nil {
+		spec, err := readPodSpec(p.dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.RemoveAll(spec.work(p.dir)); err != nil {
 			return fmt.Errorf("local: %w", err)
 		}
 	}
+	e.removeWork(h.JobID, h.Attempt)
 	return nil
 }
 
@@ -641,7 +758,7 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	tmp := f.Name()
-	if err = f.Chmod(0o644); err == nil {
+	if err = f.Chmod(0o600); err == nil {
 		_, err = f.Write(data)
 	}
 	if err == nil {

@@ -584,3 +584,144 @@ func TestStartRefuses(t *testing.T) {
 		}
 	}
 }
+
+// podUserSetup is an executor as the server sets it up as root: records in
+// <data>/pods under a private data directory holding a secret, working
+// directories under a pod directory of their own, pods run as nobody.
+func podUserSetup(t *testing.T) (e *Executor, data, work string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: pods drop to the pod user only when the server is root")
+	}
+	data = t.TempDir()
+	if err := os.Chmod(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "admin.token"), []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Not under t.TempDir(), whose parent is 0700: nobody cannot pass it.
+	// Open makes it 0711.
+	work, err := os.MkdirTemp("", "atrium-local-pods-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	e, err = Open(Config{Dir: filepath.Join(data, "pods"), WorkDir: work, User: &Nobody})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, data, work
+}
+
+// TestPodRunsAsPodUser: with a pod user the command runs as that uid (not
+// root), with no other group, no capability and no_new_privs; it cannot
+// read a 0600 file of the data directory nor list it, nor read its own
+// records; it writes its working directory and HOME, which is 0700 and
+// its own. The records stay 0700/0600.
+func TestPodRunsAsPodUser(t *testing.T) {
+	t.Parallel()
+	e, data, work := podUserSetup(t)
+	task := onePod("job-nobody", `echo "uid=$(id -u) groups=$(id -G)"
+grep -E '^(CapEff|CapPrm|NoNewPrivs):' /proc/self/status | tr -s '\t ' ' '
+cat "$DATA/admin.token" && echo "READ THE TOKEN"
+ls "$DATA" && echo "LISTED THE DATA DIRECTORY"
+cat "$DATA/pods/job-nobody/1/master-0/pod.json" >/dev/null && echo "READ MY RECORD"
+echo made > made.txt && echo made > "$HOME/home.txt" && echo "wrote work and home"
+echo "pwd=$(pwd) home=$HOME"`)
+	task.Pods[0].Env = map[string]string{"DATA": data}
+	h := start(t, e, task)
+	st := waitDone(t, e, h)[0]
+	out := logs(t, e, h, "master-0")
+	if st.Phase != executor.PodSucceeded {
+		t.Fatalf("status %+v; log:\n%s", st, out)
+	}
+	pod := filepath.Join(work, "job-nobody", "1", "master-0")
+	for _, want := range []string{"uid=65534 groups=65534\n", "CapEff: 0000000000000000\n", "CapPrm: 0000000000000000\n", "NoNewPrivs: 1\n",
+		"wrote work and home\n", "pwd=" + pod + " home=" + pod + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"s3cret-token", "READ THE TOKEN", "LISTED THE DATA DIRECTORY", "READ MY RECORD", "pods\n"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the pod saw %q:\n%s", bad, out)
+		}
+	}
+	fi, err := os.Stat(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o700 || st.Uid != 65534 || st.Gid != 65534 {
+		t.Errorf("working directory %04o %d:%d, want 0700 65534:65534", fi.Mode().Perm(), st.Uid, st.Gid)
+	}
+	for _, f := range []string{"made.txt", "home.txt"} {
+		if fi, err := os.Stat(filepath.Join(pod, f)); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	for d, want := range map[string]os.FileMode{work: 0o711, filepath.Join(work, "job-nobody"): 0o711,
+		filepath.Join(work, "job-nobody", "1"): 0o711} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want %04o", d, fi.Mode(), err, want)
+		}
+	}
+	err = filepath.WalkDir(filepath.Join(data, "pods"), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if want := os.FileMode(0o600); d.IsDir() && fi.Mode().Perm() != 0o700 || !d.IsDir() && fi.Mode().Perm() != want {
+			t.Errorf("record %s is %04o", p, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Cleanup(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "job-nobody")); !os.IsNotExist(err) {
+		t.Errorf("after Cleanup the job's working directories remain: %v", err)
+	}
+}
+
+// TestOpenRefusesUnreachableWorkDir: a pod user who cannot walk down to
+// the working directories (a parent is 0700) is refused at Open, naming
+// the directory in the way, instead of every pod failing later.
+func TestOpenRefusesUnreachableWorkDir(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	closed := t.TempDir()
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(Config{Dir: filepath.Join(closed, "pods"), WorkDir: filepath.Join(closed, "work"), User: &Nobody})
+	if err == nil || !strings.Contains(err.Error(), closed+" is mode 0700") {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := Open(Config{Dir: filepath.Join(closed, "pods"), User: &Nobody}); err == nil {
+		t.Fatal("a pod user without a WorkDir was accepted")
+	}
+}
+
+func TestParseUser(t *testing.T) {
+	t.Parallel()
+	if u, err := ParseUser("1000:100"); err != nil || u != (User{UID: 1000, GID: 100}) {
+		t.Errorf("ParseUser(1000:100) = %v, %v", u, err)
+	}
+	for _, bad := range []string{"0:0", "0:65534", "65534:0", "nobody", "65534", "-1:-1", "4294967295:1", "1:2:3", ""} {
+		if _, err := ParseUser(bad); err == nil {
+			t.Errorf("ParseUser(%q) accepted", bad)
+		}
+	}
+	if _, err := ParseUser("0:0"); err == nil || !strings.Contains(err.Error(), "root") {
+		t.Errorf("ParseUser(0:0): %v", err)
+	}
+}

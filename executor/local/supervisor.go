@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 )
 
@@ -63,10 +64,23 @@ func runPod(dir string) int {
 		return 127
 	}
 	cmd := exec.Command("/bin/sh", "-c", spec.Command)
-	cmd.Dir = filepath.Join(dir, workDir)
+	cmd.Dir = spec.work(dir)
 	cmd.Env = spec.Environ
-	// Stdout and stderr of the supervisor are the pod's output.log.
+	// Stdout and stderr of the supervisor are the pod's output.log, open
+	// already: the command writes it whoever it runs as.
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if u := spec.User; u != nil {
+		// Setgroups to none, then setgid and setuid, in the child before
+		// exec: the command keeps no capability and no group of ours.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}}
+	}
+	// no_new_privs is per thread and inherited by the child: set it on the
+	// thread that starts the command.
+	runtime.LockOSThread()
+	if err := noNewPrivs(); err != nil {
+		fmt.Fprintf(os.Stderr, "atrium: %v\n", err)
+		return 127
+	}
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
