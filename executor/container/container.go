@@ -83,6 +83,7 @@ type Config struct {
 type Executor struct {
 	cfg    Config
 	pm     *podman
+	fw     *firewall // nil: the host could not be cut off (see firewall.go)
 	logger *slog.Logger
 	// OnExit, when set before the first Start, is called when a container
 	// this process started or re-adopted ends.
@@ -135,8 +136,44 @@ func New(cfg Config) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Executor{cfg: cfg, pm: pm, logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		starting: map[string]bool{}, watching: map[string]bool{}, ooms: map[string]bool{}}, nil
+	e := &Executor{cfg: cfg, pm: pm, logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		starting: map[string]bool{}, watching: map[string]bool{}, ooms: map[string]bool{}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if e.fw, err = newFirewall(ctx); err != nil {
+		e.logger.Warn("jobs can reach services that listen on all of this host's addresses (through their network's gateway); "+
+			"only its loopback is out of reach", "reason", err.Error())
+	} else if err := e.refreshFirewall(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// refreshFirewall rebuilds the chain for the job networks that exist, so
+// rules a crash left behind go and running jobs keep theirs.
+func (e *Executor) refreshFirewall(ctx context.Context) error {
+	out, err := e.pm.run(ctx, "network", "ls", "--filter", "label=atrium.job", "--format", "{{.NetworkInterface}}")
+	if err != nil {
+		return fmt.Errorf("container: %w", err)
+	}
+	if err := e.fw.run(ctx, "-w", "-F", firewallChain); err != nil {
+		return err
+	}
+	for _, iface := range strings.Fields(string(out)) {
+		if err := e.fw.close(ctx, iface); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// networkInterface is the host's bridge of network net.
+func (e *Executor) networkInterface(ctx context.Context, net string) (string, error) {
+	out, err := e.pm.run(ctx, "network", "inspect", "--format", "{{.NetworkInterface}}", net)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // ParseUser checks a uid:gid for pods: numeric, and never root.
@@ -230,6 +267,15 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	net := networkName(t.JobID, t.Attempt)
 	if _, err := e.pm.run(ctx, "network", "create", "--internal", "--label", "atrium.job="+t.JobID, net); err != nil {
 		return fail(fmt.Errorf("container: creating network %s: %w", net, err))
+	}
+	if e.fw != nil {
+		iface, err := e.networkInterface(ctx, net)
+		if err == nil {
+			err = e.fw.close(ctx, iface)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("container: cutting network %s off from the host: %w", net, err))
+		}
 	}
 	for _, p := range t.Pods {
 		args := e.createArgs(t, p, final, users[cmp.Or(p.Image, t.Image)])
@@ -774,8 +820,16 @@ func (e *Executor) removeAll(ctx context.Context, h executor.Handle) error {
 			return fmt.Errorf("container: job %s: %w", h.JobID, err)
 		}
 	}
-	if _, err := e.pm.run(ctx, "network", "rm", "--force", networkName(h.JobID, h.Attempt)); err != nil && !noSuchObject(err) {
+	net := networkName(h.JobID, h.Attempt)
+	iface := ""
+	if e.fw != nil {
+		iface, _ = e.networkInterface(ctx, net) // gone already: nothing to open
+	}
+	if _, err := e.pm.run(ctx, "network", "rm", "--force", net); err != nil && !noSuchObject(err) {
 		return fmt.Errorf("container: job %s: %w", h.JobID, err)
+	}
+	if iface != "" {
+		e.fw.open(ctx, iface)
 	}
 	return nil
 }

@@ -122,12 +122,32 @@ func TestIsolationUserFilesAndNetwork(t *testing.T) {
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
+	// A service on all of the host's addresses (Atrium with --addr
+	// 0.0.0.0:…), reached through the job network's gateway.
+	all, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	go func() {
+		for {
+			c, err := all.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, "host-service-answered")
+			c.Close()
+		}
+	}()
+	allPort := all.Addr().(*net.TCPAddr).Port
 	cmd := fmt.Sprintf(`echo "uid=$(id -u)"; echo "home=$HOME pwd=$(pwd)"; touch /workspace/ok && echo wrote-workspace
 cat %s 2>&1 || echo no-secret
 ls %s 2>&1 || echo no-data-dir
 nc -w 2 127.0.0.1 %d </dev/null 2>&1 || echo no-loopback
+gw=$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf); nc -w 2 "$gw" %d </dev/null 2>&1 || echo no-gateway
+nslookup worker-0 >/dev/null 2>&1 && echo dns-works
 awk '$2 == "00000000" {found=1} END {print found ? "default-route" : "default-route=none"}' /proc/net/route
-echo caps=$(grep CapEff /proc/self/status)`, secret, e.cfg.Dir, port)
+echo caps=$(grep CapEff /proc/self/status)`, secret, e.cfg.Dir, port, allPort)
 	h := start(t, e, executor.Task{Image: busybox, Pods: []executor.PodTask{pod("worker-0", busybox, cmd)}})
 	st := wait(t, e, h)
 	out := logs(t, e, h, "worker-0")
@@ -135,7 +155,7 @@ echo caps=$(grep CapEff /proc/self/status)`, secret, e.cfg.Dir, port)
 		t.Fatalf("pod: %+v\n%s", st[0], out)
 	}
 	for _, want := range []string{"uid=1000", "home=/workspace pwd=/workspace", "wrote-workspace", "no-secret", "no-data-dir",
-		"no-loopback", "default-route=none", "CapEff: 0000000000000000"} {
+		"no-loopback", "no-gateway", "dns-works", "default-route=none", "CapEff: 0000000000000000"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
