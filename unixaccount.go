@@ -74,8 +74,8 @@ func ValidateUnixAccount(field, name string) error {
 // UnixAccountFor picks the account a job of userID in workspaceID runs as
 // on group g, from the mappings that apply (see AccountMappingFilter): the
 // user's mapping, else the workspace's, else g.DefaultUnixAccount. Groups
-// of other backends need none (""). With none to pick, the error says who
-// sets one and how.
+// of other backends need none (""). With none to pick, the error is a
+// *NoUnixAccountError.
 func UnixAccountFor(g *ResourceGroup, mappings []*AccountMapping, workspaceID, userID string) (string, error) {
 	if g.Backend != BackendSlurm {
 		return "", nil
@@ -96,9 +96,19 @@ func UnixAccountFor(g *ResourceGroup, mappings []*AccountMapping, workspaceID, u
 	if g.DefaultUnixAccount != "" {
 		return g.DefaultUnixAccount, nil
 	}
-	return "", fmt.Errorf("no Unix account is mapped for workspace %s (or user %s) on Slurm resource group %s, and the group has no default; "+
+	return "", &NoUnixAccountError{Group: g.Name, WorkspaceID: workspaceID, UserID: userID}
+}
+
+// NoUnixAccountError says that no Unix account applies to a job on a slurm
+// group, and how a ResourceAdmin sets one.
+type NoUnixAccountError struct {
+	Group, WorkspaceID, UserID string
+}
+
+func (e *NoUnixAccountError) Error() string {
+	return fmt.Sprintf("no Unix account is mapped for workspace %s (or user %s) on Slurm resource group %s, and the group has no default; "+
 		"a ResourceAdmin sets one with 'atrium rg account set %s ACCOUNT --workspace %s' (or --user, or --default)",
-		workspaceID, userID, g.Name, g.Name, workspaceID)
+		e.WorkspaceID, e.UserID, e.Group, e.Group, e.WorkspaceID)
 }
 
 // ResolveUnixAccount is UnixAccountFor with the mappings read from st.

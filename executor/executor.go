@@ -23,6 +23,10 @@ type Task struct {
 	// Partition is the Slurm partition of the resource group.
 	Partition string
 	Pods      []PodTask
+
+	// RunAs is the Unix account the pods run as (slurm: mapped for the
+	// job's creator and workspace; never root); "" on other backends.
+	RunAs string
 }
 
 // PodTask is one pod of the gang.
