@@ -97,10 +97,18 @@ func New(cfg Config, logger *slog.Logger) (*Executor, error) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, fmt.Errorf("slurm: %w", err)
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if os.Geteuid() == 0 {
 		// jobs run as other accounts, which must pass through (not list)
 		if err := addSearch(dir); err != nil {
 			return nil, err
+		}
+		if where := (&account{UID: 1<<32 - 2, GID: 1<<32 - 2}).searchBlocker(dir); where != "" {
+			logger.Warn("slurm: jobs run as other Unix accounts, which cannot reach the work directory; they will fail to start until it moves "+
+				"(a directory shared by all nodes whose parents others may search, e.g. ATRIUM_SLURM_WORK_DIR=/srv/atrium-slurm)",
+				"workDir", dir, "blockedAt", where)
 		}
 	}
 	cfg.WorkDir = dir
@@ -109,9 +117,6 @@ func New(cfg Config, logger *slog.Logger) (*Executor, error) {
 	cfg.Scancel = cmp.Or(cfg.Scancel, "scancel")
 	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, 30*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 500*time.Millisecond)
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	return &Executor{cfg: cfg, logger: logger}, nil
 }
 
