@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -195,16 +194,10 @@ func (s *server) passwordToken(t *testing.T, name string) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", s.url+"/api/v1/auth/tokens", strings.NewReader(`{"name":"test"}`))
 	req.SetBasicAuth(name, "a long password")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
+	st, out := send(t, req)
 	tok, _ := out["token"].(string)
-	if resp.StatusCode != 201 || tok == "" {
-		t.Fatalf("token for %s: %d %v", name, resp.StatusCode, out)
+	if st != 201 || tok == "" {
+		t.Fatalf("token for %s: %d %v", name, st, out)
 	}
 	return tok
 }
