@@ -19,26 +19,24 @@ import (
 // in Slurm. Runs when ATRIUM_TEST_SLURM is set (CI sets it).
 func TestServeRunsJobsOnSlurm(t *testing.T) {
 	sl := startSlurmServer(t)
-	spec := `
-jobType: PyTorchJob
-command: echo "$RANK $WORLD_SIZE $(id -un)"
-quotaId: quota-hpc
-jobSpecs:
-  - {type: Master, podCount: 1, image: host, resources: {cpu: 1, memory: 100Mi}}
-  - {type: Worker, podCount: 1, image: host, resources: {cpu: 1, memory: 100Mi}}
-`
+	b, err := os.ReadFile(example + "slurm-host.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(b)
 	j := sl.run(t, sl.dev, spec, "Succeeded")
 	if j["backend"] != "slurm" {
 		t.Fatalf("ran on %v", j["backend"])
 	}
 	// the default account applies: no mapping names one for dev or the workspace
 	logs := sl.logs(t, sl.dev, j)
-	if !regexp.MustCompile(`\[master-0\] 0 2 atrium-job\n`).MatchString(logs) || !strings.Contains(logs, "[worker-0] 1 2 atrium-job\n") {
+	if !regexp.MustCompile(`\[master-0\] 0 2 atrium-job on \S+\n`).MatchString(logs) || !strings.Contains(logs, "[worker-0] 1 2 atrium-job on ") {
 		t.Fatalf("logs:\n%s", logs)
 	}
 
 	// Stopping a running job cancels it in Slurm.
-	st, j := sl.s.callRaw(t, sl.dev, "POST", sl.wsPath+"/jobs", strings.Replace(spec, `echo "$RANK $WORLD_SIZE $(id -un)"`, "sleep 120", 1))
+	stopping := regexp.MustCompile(`(?m)^command: .*$`).ReplaceAllString(spec, "command: sleep 120")
+	st, j := sl.s.callRaw(t, sl.dev, "POST", sl.wsPath+"/jobs", stopping)
 	if st != 201 {
 		t.Fatalf("submit: %d %v", st, j)
 	}
