@@ -108,6 +108,35 @@ jobSpecs:
 	}
 }
 
+// TestServeSlurmJobSurvivesRestart: a job running as its account on Slurm
+// is re-adopted after Atrium is killed and restarted, and ends Succeeded
+// with its logs.
+func TestServeSlurmJobSurvivesRestart(t *testing.T) {
+	sl := startSlurmServer(t)
+	st, j := sl.s.callRaw(t, sl.dev, "POST", sl.wsPath+"/jobs", `
+jobType: PyTorchJob
+command: sleep 4; id -un
+quotaId: quota-hpc
+jobSpecs:
+  - {type: Master, podCount: 1, image: host, resources: {cpu: 1, memory: 100Mi}}
+`)
+	if st != 201 {
+		t.Fatalf("submit: %d %v", st, j)
+	}
+	path := sl.wsPath + "/jobs/" + j["jobId"].(string)
+	sl.s.waitJob(t, sl.dev, path, "runs", hasStatus("Running"))
+	sl.restart(t)
+	j = sl.s.waitJob(t, sl.dev, path, "succeeded", func(j map[string]any) bool {
+		if j["status"] == "Failed" || j["status"] == "Stopped" {
+			t.Fatalf("job ended %s after the restart: %v", j["status"], j["reasonMessage"])
+		}
+		return j["status"] == "Succeeded"
+	})
+	if logs := sl.logs(t, sl.dev, j); logs != "[master-0] atrium-job\n" {
+		t.Errorf("logs after the restart: %q", logs)
+	}
+}
+
 // slurmServer is a server whose group rg-hpc (default account atrium-job)
 // holds this host's Slurm node, with quota-hpc offered to a workspace of
 // two developers, dev and dev2.
@@ -116,6 +145,14 @@ type slurmServer struct {
 	admin, dev, dev2     string // tokens
 	wsID, wsPath, dev2ID string
 	call                 func(method, path string, body any, want int) map[string]any
+	env, args            []string // of startServer
+}
+
+// restart kills the server with SIGKILL and starts it again.
+func (sl *slurmServer) restart(t *testing.T) {
+	t.Helper()
+	sl.s.kill9(t)
+	sl.s = startServer(t, sl.env, sl.args...)
 }
 
 func startSlurmServer(t *testing.T) *slurmServer {
@@ -132,7 +169,8 @@ func startSlurmServer(t *testing.T) *slurmServer {
 			t.Fatal(err)
 		}
 	}
-	sl := &slurmServer{s: startServer(t, []string{"ATRIUM_SLURM_WORK_DIR=" + work}, "--data-dir", dataDir)}
+	sl := &slurmServer{env: []string{"ATRIUM_SLURM_WORK_DIR=" + work}, args: []string{"--data-dir", dataDir}}
+	sl.s = startServer(t, sl.env, sl.args...)
 	raw, _ := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	sl.admin = strings.TrimSpace(string(raw))
 	sl.call = func(method, path string, body any, want int) map[string]any {
