@@ -41,9 +41,13 @@ type ResourceGroup struct {
 	Backend     string `json:"backend"`
 	Description string `json:"description"`
 	// Partition is the Slurm partition jobs of a slurm group go to.
-	Partition string    `json:"partition,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Partition string `json:"partition,omitempty"`
+	// DefaultUnixAccount is the Unix account a slurm group's jobs run as
+	// when no AccountMapping names one for their user or workspace; never
+	// root. Empty: such jobs are refused.
+	DefaultUnixAccount string    `json:"defaultUnixAccount,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
 }
 
 // Node is a machine of a resource group. Names are unique platform-wide.
@@ -175,6 +179,8 @@ type ResourceGroupUpdate struct {
 	Name        *string
 	Description *string
 	Partition   *string
+	// DefaultUnixAccount: "" removes the default.
+	DefaultUnixAccount *string
 }
 
 // QuotaFilter selects quotas.
@@ -229,6 +235,16 @@ type ComputeService interface {
 	UnbindQuota(ctx context.Context, workspaceID, quotaID string) error
 	// FindQuotaBindings lists a workspace's bindings.
 	FindQuotaBindings(ctx context.Context, workspaceID string) ([]*QuotaBinding, error)
+
+	// PutAccountMapping creates or replaces the mapping of m.WorkspaceID or
+	// m.UserID (exactly one is set) on the slurm group m.GroupID, keeping
+	// CreatedAt on replace. ENOTFOUND for an unknown group, workspace or
+	// user; EINVALID for a group of another backend.
+	PutAccountMapping(ctx context.Context, m *AccountMapping) error
+	// DeleteAccountMapping removes the mapping of workspaceID or userID
+	// (one is set) on a group; ENOTFOUND if there is none.
+	DeleteAccountMapping(ctx context.Context, groupID, workspaceID, userID string) error
+	AccountMappings
 
 	// FindWorkspaceConfig returns the stored config or DefaultWorkspaceConfig.
 	FindWorkspaceConfig(ctx context.Context, workspaceID string) (*WorkspaceConfig, error)

@@ -139,6 +139,8 @@ var table = rows(
 		pf("ResourceGroup:GetResourceGroup", "Read a resource group and its nodes", g(All, ra)),
 		pf("ResourceGroup:UpdateResourceGroup", "Change a resource group or its nodes", g(All, ra)),
 		pf("ResourceGroup:DeleteResourceGroup", "Delete a resource group", g(All, ra)),
+		pf("ResourceGroup:ListAccounts", "Read which Unix accounts a slurm group's jobs run as", g(All, ra)),
+		pf("ResourceGroup:UpdateAccounts", "Set which Unix accounts a slurm group's jobs run as (default, per workspace, per user)", g(All, ra)),
 		pf("Quota:CreateQuota", "Create a quota", g(All, ra)),
 		pf("Quota:ListQuotas", "List all quotas", g(All, ra)),
 		pf("Quota:GetQuota", "Read any quota and its usage", g(All, ra)),

@@ -155,23 +155,12 @@ func FillCPUOnlyType(ctx context.Context, st Store, quotaID string, spec *atrium
 	if !needs {
 		return "", nil
 	}
-	quotas, err := st.FindQuotas(ctx, atrium.QuotaFilter{})
+	groups, err := rootGroups(ctx, st, quotaID)
 	if err != nil {
 		return "", err
 	}
-	byID := map[string]*atrium.Quota{}
-	for _, q := range quotas {
-		byID[q.ID] = q
-	}
-	root := byID[quotaID]
-	for i := 0; root != nil && root.ParentID != "" && i < len(quotas); i++ {
-		root = byID[root.ParentID]
-	}
-	if root == nil {
-		return "", nil // the scheduler explains unknown quotas
-	}
 	cpu := map[string]int64{}
-	for _, g := range root.ResourceGroups {
+	for _, g := range groups {
 		nodes, err := st.FindNodes(ctx, g)
 		if err != nil {
 			return "", err
@@ -200,4 +189,26 @@ func FillCPUOnlyType(ctx context.Context, st Store, quotaID string, spec *atrium
 		}
 	}
 	return best, nil
+}
+
+// rootGroups returns the resource group ids the root of quotaID's tree
+// draws on: where its jobs may run. None for an unknown quota (the
+// scheduler explains those).
+func rootGroups(ctx context.Context, st Store, quotaID string) ([]string, error) {
+	quotas, err := st.FindQuotas(ctx, atrium.QuotaFilter{})
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*atrium.Quota{}
+	for _, q := range quotas {
+		byID[q.ID] = q
+	}
+	root := byID[quotaID]
+	for i := 0; root != nil && root.ParentID != "" && i < len(quotas); i++ {
+		root = byID[root.ParentID]
+	}
+	if root == nil {
+		return nil, nil
+	}
+	return root.ResourceGroups, nil
 }

@@ -78,6 +78,13 @@ func (s *Service) start(ctx context.Context, j *atrium.Job, ex executor.Executor
 	t := s.task(j, ex)
 	if g, err := s.cfg.Store.FindResourceGroupByID(ctx, j.ResourceGroupID); err == nil {
 		t.Partition = g.Partition
+		// a slurm job runs as the Unix account mapped for its creator
+		var none *atrium.NoUnixAccountError
+		if t.RunAs, err = atrium.ResolveUnixAccount(ctx, s.cfg.Store, g, j.WorkspaceID, j.Creator); errors.As(err, &none) {
+			return s.failStart(ctx, j, err)
+		} else if err != nil {
+			return err
+		}
 	}
 	if s.cfg.Mounts != nil {
 		m, err := s.cfg.Mounts(ctx, j)
@@ -97,7 +104,7 @@ func (s *Service) start(ctx context.Context, j *atrium.Job, ex executor.Executor
 		return err
 	}
 	upd := atrium.JobUpdate{ExecutorHandle: ptr(string(b))}
-	if !ex.Capabilities().RunsImages {
+	if !ex.Capabilities().RunsImages && t.Image != atrium.HostImage {
 		upd.Events = []atrium.JobEvent{{Type: "Normal", Reason: "ImageNotPulled",
 			Message: fmt.Sprintf("the %s executor runs the command on the host; image %s is recorded, not pulled", ex.Name(), t.Image)}}
 	}

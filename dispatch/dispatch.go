@@ -34,6 +34,7 @@ type Store interface {
 	UpdateJob(ctx context.Context, id string, version int64, upd atrium.JobUpdate) (*atrium.Job, error)
 	FindWorkspaceConfig(ctx context.Context, workspaceID string) (*atrium.WorkspaceConfig, error)
 	FindResourceGroupByID(ctx context.Context, id string) (*atrium.ResourceGroup, error)
+	atrium.AccountMappings
 }
 
 // Config configures a Service.

@@ -28,6 +28,10 @@ type Task struct {
 	// process backend shares the host's file system anyway.
 	Mounts []Mount
 	Pods   []PodTask
+
+	// RunAs is the Unix account the pods run as (slurm: mapped for the
+	// job's creator and workspace; never root); "" on other backends.
+	RunAs string
 }
 
 // Mount binds a host path into a pod at Target.

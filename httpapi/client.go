@@ -560,6 +560,30 @@ func (c *Client) DeleteNode(ctx context.Context, groupID, name string) error {
 	return c.do(ctx, "DELETE", "/api/v1/resource-groups/"+pathEsc(groupID)+"/nodes/"+pathEsc(name), nil, nil, nil, nil)
 }
 
+// ListAccounts reads the Unix accounts a slurm group's jobs run as.
+func (c *Client) ListAccounts(ctx context.Context, groupID string) (*AccountsView, error) {
+	var out AccountsView
+	return &out, c.do(ctx, "GET", "/api/v1/resource-groups/"+pathEsc(groupID)+"/accounts", nil, nil, &out, nil)
+}
+
+// accountPath is the mapping of a workspace (kind "workspaces") or a user
+// ("users") on a group.
+func accountPath(groupID, kind, id string) string {
+	return "/api/v1/resource-groups/" + pathEsc(groupID) + "/accounts/" + kind + "/" + pathEsc(id)
+}
+
+// PutAccountMapping runs the jobs of a workspace (kind "workspaces") or a
+// user ("users") on a slurm group as a Unix account.
+func (c *Client) PutAccountMapping(ctx context.Context, groupID, kind, id, account string) (*AccountMappingView, error) {
+	var out AccountMappingView
+	return &out, c.do(ctx, "PUT", accountPath(groupID, kind, id), nil, AccountMappingRequest{UnixAccount: account}, &out, nil)
+}
+
+// DeleteAccountMapping removes a workspace's or user's mapping.
+func (c *Client) DeleteAccountMapping(ctx context.Context, groupID, kind, id string) error {
+	return c.do(ctx, "DELETE", accountPath(groupID, kind, id), nil, nil, nil, nil)
+}
+
 // --- Quotas ---
 
 // CreateQuota creates a quota (ResourceAdmin).

@@ -35,6 +35,10 @@ type CreateResourceGroupRequest struct {
 	Description string `json:"description,omitempty"`
 	// Partition is the Slurm partition jobs go to (slurm groups only).
 	Partition string `json:"partition,omitempty"`
+	// DefaultUnixAccount is the Unix account the jobs of a slurm group run
+	// as when no workspace or user mapping names one; never root. Without
+	// it, such jobs are refused.
+	DefaultUnixAccount string `json:"defaultUnixAccount,omitempty"`
 }
 
 // UpdateResourceGroupRequest changes a resource group; absent fields stay.
@@ -44,6 +48,8 @@ type UpdateResourceGroupRequest struct {
 	Description *string `json:"description,omitempty"`
 	Partition   *string `json:"partition,omitempty"`
 	Backend     *string `json:"backend,omitempty"`
+	// DefaultUnixAccount: "" removes the default (slurm groups only).
+	DefaultUnixAccount *string `json:"defaultUnixAccount,omitempty"`
 }
 
 // ResourceGroupView is a resource group with its total capacity per gpuType
@@ -152,8 +158,13 @@ func createResourceGroup(c *call) (any, error) {
 	if err := validatePartition(req.Backend, req.Partition); err != nil {
 		return nil, err
 	}
+	if req.DefaultUnixAccount != "" {
+		if err := c.validateDefaultAccount(req.Backend, req.DefaultUnixAccount); err != nil {
+			return nil, err
+		}
+	}
 	g := &atrium.ResourceGroup{ID: atrium.PrefixResourceGroup + req.Name, Name: req.Name, Backend: req.Backend,
-		Description: req.Description, Partition: req.Partition}
+		Description: req.Description, Partition: req.Partition, DefaultUnixAccount: req.DefaultUnixAccount}
 	if err := c.s.Store.CreateResourceGroup(c.ctx(), g); err != nil {
 		return nil, err
 	}
@@ -220,7 +231,13 @@ func updateResourceGroup(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if _, err := c.s.Store.UpdateResourceGroup(c.ctx(), id, atrium.ResourceGroupUpdate{Name: req.Name, Description: req.Description, Partition: req.Partition}); err != nil {
+	if req.DefaultUnixAccount != nil {
+		if err := c.validateDefaultAccount(cur.Backend, *req.DefaultUnixAccount); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := c.s.Store.UpdateResourceGroup(c.ctx(), id, atrium.ResourceGroupUpdate{Name: req.Name, Description: req.Description,
+		Partition: req.Partition, DefaultUnixAccount: req.DefaultUnixAccount}); err != nil {
 		return nil, err
 	}
 	return c.resourceGroupView(id)

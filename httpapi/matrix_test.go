@@ -128,6 +128,15 @@ func (f *fixture) computeWorld(t *testing.T, w *world, n int) {
 	if _, err := f.store.BindQuota(ctx, w.ws.ID, w.quota.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The spare (slurm) group maps the workspace and the victim to Unix accounts.
+	for _, m := range []*atrium.AccountMapping{
+		{GroupID: w.spareRG.ID, WorkspaceID: w.ws.ID, UnixAccount: "atrium-job"},
+		{GroupID: w.spareRG.ID, UserID: w.victim.UserID, UnixAccount: "victim"},
+	} {
+		if err := f.store.PutAccountMapping(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // matrixCase is one request in the matrix and the answer SPEC §2 demands.
@@ -213,6 +222,9 @@ func baseMatrixCases() []matrixCase {
 	}
 	rg := func(suffix string) func(w *world, s *subject) string {
 		return func(w *world, s *subject) string { return "/api/v1/resource-groups/" + w.rg.ID + suffix }
+	}
+	spare := func(suffix string) func(w *world, s *subject) string {
+		return func(w *world, s *subject) string { return "/api/v1/resource-groups/" + w.spareRG.ID + suffix }
 	}
 	quota := func(suffix string) func(w *world, s *subject) string {
 		return func(w *world, s *subject) string { return "/api/v1/quotas/" + w.quota.ID + suffix }
@@ -302,6 +314,17 @@ func baseMatrixCases() []matrixCase {
 			path_: func(w *world, s *subject) string {
 				return "/api/v1/resource-groups/" + w.spareRG.ID + "/nodes/" + w.spareNode
 			}, want: platform(204)},
+		{method: "GET", path: "/api/v1/resource-groups/{resourceGroupId}/accounts", path_: spare("/accounts"), want: platform(200)},
+		{method: "PUT", path: "/api/v1/resource-groups/{resourceGroupId}/accounts/workspaces/{workspaceId}",
+			path_: func(w *world, s *subject) string { return spare("/accounts/workspaces/"+w.ws.ID)(w, s) },
+			body:  body(map[string]any{"unixAccount": "atrium-job2"}), want: platform(200)},
+		{method: "DELETE", path: "/api/v1/resource-groups/{resourceGroupId}/accounts/workspaces/{workspaceId}",
+			path_: func(w *world, s *subject) string { return spare("/accounts/workspaces/"+w.ws.ID)(w, s) }, want: platform(204)},
+		{method: "PUT", path: "/api/v1/resource-groups/{resourceGroupId}/accounts/users/{userId}",
+			path_: func(w *world, s *subject) string { return spare("/accounts/users/"+s.user.ID)(w, s) },
+			body:  body(map[string]any{"unixAccount": "atrium-job2"}), want: platform(200)},
+		{method: "DELETE", path: "/api/v1/resource-groups/{resourceGroupId}/accounts/users/{userId}",
+			path_: func(w *world, s *subject) string { return spare("/accounts/users/"+w.victim.UserID)(w, s) }, want: platform(204)},
 		{method: "POST", path: "/api/v1/quotas", path_: fixed("/api/v1/quotas"),
 			body: func(w *world, s *subject) any {
 				return map[string]any{"name": "new-" + s.name + "-" + w.ws.Name[7:], "parentId": w.quota.ID,

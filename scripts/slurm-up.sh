@@ -11,7 +11,9 @@
 # in a default partition "atrium", starts munged, slurmctld and slurmd
 # directly and waits until sinfo shows the node up. Safe to run twice: running
 # daemons are kept unless the configuration changed. No GRES are configured,
-# so a job asking for --gres is rejected by sbatch at once.
+# so a job asking for --gres is rejected by sbatch at once. Creates the
+# non-root system accounts atrium-job and atrium-job2 that the tests' jobs
+# run as.
 # Prints nothing secret (the munge key is never shown). Needs root.
 set -euo pipefail
 
@@ -47,6 +49,13 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
 	fi
 	rm -f "$aptlog"
 fi
+
+# --- accounts of the tests ---
+# Atrium never runs Slurm jobs as root: tests map workspaces and users to
+# these system accounts (slurmd runs on this host, so they exist for it too).
+for u in atrium-job atrium-job2; do
+	id -u "$u" >/dev/null 2>&1 || useradd --system --user-group --shell /bin/bash --home-dir /nonexistent --no-create-home "$u"
+done
 
 # --- munge ---
 install -d -o munge -g munge -m 0755 /run/munge

@@ -311,9 +311,9 @@ func createResourceGroup(ctx context.Context, tx *txn, g *atrium.ResourceGroup) 
 	}
 	g.CreatedAt, g.UpdatedAt = tx.now, tx.now
 	_, err := tx.exec(ctx, `
-		INSERT INTO resource_groups (id, name, backend, description, slurm_partition, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Name, g.Backend, g.Description, g.Partition, tx.d.timeArg(g.CreatedAt), tx.d.timeArg(g.UpdatedAt))
+		INSERT INTO resource_groups (id, name, backend, description, slurm_partition, default_unix_account, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.Name, g.Backend, g.Description, g.Partition, g.DefaultUnixAccount, tx.d.timeArg(g.CreatedAt), tx.d.timeArg(g.UpdatedAt))
 	if tx.d.uniqueViolation(err) {
 		return atrium.Errorf(atrium.ECONFLICT, "resource group id %q or name %q is already taken", g.ID, g.Name)
 	} else if err != nil {
@@ -339,7 +339,7 @@ func findResourceGroupByID(ctx context.Context, tx *txn, id string, lock bool) (
 // queryResourceGroups lists the groups matching cond by name; suffix may lock them.
 func queryResourceGroups(ctx context.Context, tx *txn, cond, suffix string, args ...any) ([]*atrium.ResourceGroup, error) {
 	rows, err := tx.query(ctx, `
-		SELECT id, name, backend, description, slurm_partition, created_at, updated_at
+		SELECT id, name, backend, description, slurm_partition, default_unix_account, created_at, updated_at
 		FROM resource_groups WHERE `+cond+` ORDER BY name`+tx.d.collate+`, id`+suffix, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find resource groups: %w", err)
@@ -348,7 +348,7 @@ func queryResourceGroups(ctx context.Context, tx *txn, cond, suffix string, args
 	gs := []*atrium.ResourceGroup{}
 	for rows.Next() {
 		var g atrium.ResourceGroup
-		if err := rows.Scan(&g.ID, &g.Name, &g.Backend, &g.Description, &g.Partition,
+		if err := rows.Scan(&g.ID, &g.Name, &g.Backend, &g.Description, &g.Partition, &g.DefaultUnixAccount,
 			timeCol{&g.CreatedAt}, timeCol{&g.UpdatedAt}); err != nil {
 			return nil, fmt.Errorf("scan resource group: %w", err)
 		}
@@ -374,9 +374,12 @@ func updateResourceGroup(ctx context.Context, tx *txn, id string, upd atrium.Res
 	if v := upd.Partition; v != nil {
 		g.Partition = *v
 	}
+	if v := upd.DefaultUnixAccount; v != nil {
+		g.DefaultUnixAccount = *v
+	}
 	g.UpdatedAt = tx.now
-	_, err = tx.exec(ctx, "UPDATE resource_groups SET name = ?, description = ?, slurm_partition = ?, updated_at = ? WHERE id = ?",
-		g.Name, g.Description, g.Partition, tx.d.timeArg(g.UpdatedAt), id)
+	_, err = tx.exec(ctx, "UPDATE resource_groups SET name = ?, description = ?, slurm_partition = ?, default_unix_account = ?, updated_at = ? WHERE id = ?",
+		g.Name, g.Description, g.Partition, g.DefaultUnixAccount, tx.d.timeArg(g.UpdatedAt), id)
 	if tx.d.uniqueViolation(err) {
 		return nil, atrium.Errorf(atrium.ECONFLICT, "resource group name %q is already taken", g.Name)
 	} else if err != nil {

@@ -25,12 +25,14 @@ func newResourceGroupCmd(c *cli) *cobra.Command {
 host; 'atrium serve' registers it as rg-local), slurm or kubernetes. Nodes
 have a capacity {cpu, memory, gpu, gpuType}, labels and a state: Ready,
 NotReady or Draining (running work stays, nothing new is placed). Root
-quotas draw on resource groups ('atrium quota').
+quotas draw on resource groups ('atrium quota'). A slurm group runs its jobs
+as Unix accounts mapped per workspace or user, never as root ('atrium rg
+account'), and only with image "host" (the command runs on the nodes).
 
 A GROUP argument is a resource group id (rg-…) or name. Only ResourceAdmins
 manage resource groups.`,
 	}
-	cmd.AddCommand(newRGCreateCmd(c), newRGListCmd(c), newRGGetCmd(c), newRGUpdateCmd(c), newRGDeleteCmd(c), newNodeCmd(c))
+	cmd.AddCommand(newRGCreateCmd(c), newRGListCmd(c), newRGGetCmd(c), newRGUpdateCmd(c), newRGDeleteCmd(c), newNodeCmd(c), newAccountCmd(c))
 	return c.addGlobalFlags(cmd)
 }
 
@@ -102,7 +104,7 @@ func labelsText(m map[string]string) string {
 func rgDetail(w io.Writer, g *httpapi.ResourceGroupView) {
 	kv(w, "ID", g.ID, "Name", g.Name, "Backend", g.Backend, "Description", orDash(g.Description))
 	if g.Backend == atrium.BackendSlurm {
-		kv(w, "Partition", orDash(g.Partition))
+		kv(w, "Partition", orDash(g.Partition), "Default Unix account", orDash(g.DefaultUnixAccount))
 	}
 	kv(w, "Capacity", specsText(g.Capacity), "Ready capacity", specsText(g.ReadyCapacity),
 		"Created", fmtTime(g.CreatedAt), "Updated", fmtTime(g.UpdatedAt))
@@ -119,8 +121,11 @@ func newRGCreateCmd(c *cli) *cobra.Command {
 		Short: "Register a resource group",
 		Long: `Register a resource group; its id is rg-NAME. NAME is 2–63 lowercase letters,
 digits or '-', starting with a letter. --partition is the Slurm partition
-of a slurm group. Add nodes with 'atrium resource-group node put'.`,
-		Example: `  atrium resource-group create hpc --backend slurm --partition gpu
+of a slurm group; --default-unix-account the Unix account its jobs run as
+when no workspace or user mapping names one (never root; see 'atrium rg
+account'). Add nodes with 'atrium resource-group node put' or import a
+slurm group's with 'atrium resource-group node import'.`,
+		Example: `  atrium resource-group create hpc --backend slurm --partition gpu --default-unix-account atrium-job
   atrium rg create k8s-a100 --backend kubernetes --description "A100 cluster"`,
 		Args: cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
@@ -139,6 +144,7 @@ of a slurm group. Add nodes with 'atrium resource-group node put'.`,
 	f.StringVar(&req.Backend, "backend", "", "executor backend: local, slurm or kubernetes (required)")
 	f.StringVar(&req.Description, "description", "", "description, up to 80 characters")
 	f.StringVar(&req.Partition, "partition", "", "Slurm partition (slurm groups only)")
+	f.StringVar(&req.DefaultUnixAccount, "default-unix-account", "", "Unix account the group's jobs run as when no mapping names one (slurm groups only; never root)")
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions([]string{"local", "slurm", "kubernetes"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -187,12 +193,14 @@ func newRGGetCmd(c *cli) *cobra.Command {
 }
 
 func newRGUpdateCmd(c *cli) *cobra.Command {
-	var name, description, partition string
+	var name, description, partition, account string
 	cmd := &cobra.Command{
 		Use:   "update GROUP",
-		Short: "Rename a resource group or change its description or partition",
-		Long: `Change a resource group's name, description or (slurm) partition; flags not
-given stay. The backend is fixed at creation, and so is the id.`,
+		Short: "Rename a resource group or change its description, partition or default Unix account",
+		Long: `Change a resource group's name, description, (slurm) partition or (slurm)
+default Unix account; flags not given stay, and --default-unix-account ""
+removes the default. The backend is fixed at creation, and so is the id.
+Workspace and user accounts are set with 'atrium rg account set'.`,
 		Example: `  atrium resource-group update hpc --partition a100 --description "A100 partition"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: c.run(func(s *session, args []string) error {
@@ -207,8 +215,11 @@ given stay. The backend is fixed at creation, and so is the id.`,
 			if fl.Changed("partition") {
 				req.Partition = &partition
 			}
-			if req.Name == nil && req.Description == nil && req.Partition == nil {
-				return errors.New("nothing to change: give --name, --description and/or --partition")
+			if fl.Changed("default-unix-account") {
+				req.DefaultUnixAccount = &account
+			}
+			if req.Name == nil && req.Description == nil && req.Partition == nil && req.DefaultUnixAccount == nil {
+				return errors.New("nothing to change: give --name, --description, --partition and/or --default-unix-account")
 			}
 			id, err := s.resolveGroup(args[0])
 			if err != nil {
@@ -224,6 +235,7 @@ given stay. The backend is fixed at creation, and so is the id.`,
 	cmd.Flags().StringVar(&name, "name", "", "new name")
 	cmd.Flags().StringVar(&description, "description", "", "new description")
 	cmd.Flags().StringVar(&partition, "partition", "", "new Slurm partition")
+	cmd.Flags().StringVar(&account, "default-unix-account", "", `new default Unix account of a slurm group's jobs ("" removes it; never root)`)
 	return cmd
 }
 

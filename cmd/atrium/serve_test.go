@@ -188,6 +188,12 @@ func (s *server) call(t *testing.T, token, method, path string, body any) (int, 
 	}
 	req, _ := http.NewRequest(method, s.url+path, rd)
 	req.Header.Set("Authorization", "Bearer "+token)
+	return send(t, req)
+}
+
+// send sends req and decodes the JSON answer.
+func send(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

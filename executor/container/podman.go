@@ -191,6 +191,9 @@ func (p *podman) ensureImage(ctx context.Context, image string) (string, error) 
 	if err == nil || !noSuchObject(err) {
 		return user, err
 	}
+	if image == "host" {
+		return "", errors.New(`"host" runs a pod on the host itself, which this server does not do: it runs pods in containers, so name an OCI image`)
+	}
 	if strings.HasPrefix(image, "localhost/") {
 		return "", errors.New("not in the local image store (images named localhost/… are never pulled)")
 	}

@@ -6,6 +6,15 @@
 // those records; Stop is scancel; nodes are imported from
 // `scontrol show node`.
 //
+// Every attempt runs as the Unix account of its Task.RunAs, never root:
+// Atrium creates the attempt directory and its files owned by the account
+// and runs sbatch as it (as root; a non-root Atrium can only submit as
+// itself), so Slurm knows the job as the account's and its output files
+// are the account's. scancel and scontrol stay Atrium's. Since the job's
+// account owns the attempt directory, Atrium reads only its regular files
+// there and follows no links. Images are refused: commands run on the
+// nodes' hosts (atrium.HostImage).
+//
 // Layout of an attempt, under Config.WorkDir/<jobID>/<attempt>/:
 //
 //	job.sh          the sbatch script
@@ -19,7 +28,9 @@
 //	stopped         written by Stop
 //
 // WorkDir must be on a filesystem that every node of the partition shares
-// at the same path.
+// at the same path, and its parents must let the jobs' accounts pass
+// (search permission); WorkDir and the <jobID> directories are made
+// searchable, not listable, by everyone.
 package slurm
 
 import (
@@ -83,8 +94,22 @@ func New(cfg Config, logger *slog.Logger) (*Executor, error) {
 	if !plainPath.MatchString(dir) {
 		return nil, fmt.Errorf("slurm: work directory %q must not contain spaces or shell characters", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, fmt.Errorf("slurm: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if os.Geteuid() == 0 {
+		// jobs run as other accounts, which must pass through (not list)
+		if err := addSearch(dir); err != nil {
+			return nil, err
+		}
+		if where := (&account{UID: 1<<32 - 2, GID: 1<<32 - 2}).searchBlocker(dir); where != "" {
+			logger.Warn("slurm: jobs run as other Unix accounts, which cannot reach the work directory; they will fail to start until it moves "+
+				"(a directory shared by all nodes whose parents others may search, e.g. ATRIUM_SLURM_WORK_DIR=/srv/atrium-slurm)",
+				"workDir", dir, "blockedAt", where)
+		}
 	}
 	cfg.WorkDir = dir
 	cfg.Sbatch = cmp.Or(cfg.Sbatch, "sbatch")
@@ -92,9 +117,6 @@ func New(cfg Config, logger *slog.Logger) (*Executor, error) {
 	cfg.Scancel = cmp.Or(cfg.Scancel, "scancel")
 	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, 30*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 500*time.Millisecond)
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	return &Executor{cfg: cfg, logger: logger}, nil
 }
 
@@ -102,7 +124,8 @@ func New(cfg Config, logger *slog.Logger) (*Executor, error) {
 func (e *Executor) Name() string { return atrium.BackendSlurm }
 
 // Capabilities of the slurm backend: jobs outlive Atrium, logs are files,
-// commands run on the nodes (no images), Slurm enforces --time.
+// commands run on the nodes' hosts (no images: Start refuses any but
+// atrium.HostImage), Slurm enforces --time.
 func (e *Executor) Capabilities() executor.Capabilities {
 	return executor.Capabilities{Recover: true, Logs: true, RunsImages: false, EnforcesTime: true}
 }
@@ -129,10 +152,33 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	if err != nil {
 		return executor.Handle{}, err
 	}
-	if _, err := os.Stat(dir); err == nil {
+	if err := checkImages(t); err != nil {
+		return executor.Handle{}, err
+	}
+	acct, err := lookupAccount(t)
+	if err != nil {
+		return executor.Handle{}, err
+	}
+	if _, err := os.Lstat(dir); err == nil {
 		return executor.Handle{}, fmt.Errorf("slurm: attempt %d of job %s (%s): %w", t.Attempt, t.JobID, dir, executor.ErrAlreadyStarted)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// <WorkDir>/<job> is Atrium's and only passed through; the attempt
+	// directory and its files become the account's last, once written.
+	jobDir := filepath.Dir(dir)
+	if err := os.MkdirAll(jobDir, 0o711); err != nil {
+		return executor.Handle{}, fmt.Errorf("slurm: %w", err)
+	}
+	if !acct.Self {
+		if err := addSearch(jobDir); err != nil {
+			return executor.Handle{}, err
+		}
+		if where := acct.searchBlocker(jobDir); where != "" {
+			return executor.Handle{}, fmt.Errorf("slurm: the Unix account %s cannot reach the work directory %s: %s is in the way; "+
+				"give the Slurm executor a work directory, shared by all nodes, whose parents others may search (o+x), "+
+				"e.g. ATRIUM_SLURM_WORK_DIR=/srv/atrium-slurm for atrium serve", acct.Name, e.cfg.WorkDir, where)
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return executor.Handle{}, fmt.Errorf("slurm: %w", err)
 	}
 	fail := func(err error) (executor.Handle, error) {
@@ -144,11 +190,18 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 		files[envFile(i)] = env
 	}
 	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			return fail(fmt.Errorf("slurm: %w", err))
 		}
+		if err := acct.give(path); err != nil {
+			return fail(err)
+		}
 	}
-	out, err := e.run(ctx, e.cfg.Sbatch, "--parsable", filepath.Join(dir, batchFile))
+	if err := acct.give(dir); err != nil {
+		return fail(err)
+	}
+	out, err := e.runAs(ctx, acct, dir, e.cfg.Sbatch, "--parsable", filepath.Join(dir, batchFile))
 	if err != nil {
 		return fail(err)
 	}
@@ -161,7 +214,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	for i, p := range s.Pods {
 		h.Pods[p.Name] = taskIndex(i)
 	}
-	e.logger.Info("slurm job submitted", "job", t.JobID, "attempt", t.Attempt, "slurmJob", id, "tasks", len(s.Pods))
+	e.logger.Info("slurm job submitted", "job", t.JobID, "attempt", t.Attempt, "slurmJob", id, "tasks", len(s.Pods), "account", acct.Name)
 	return h, nil
 }
 
@@ -204,19 +257,38 @@ func (e *Executor) query(ctx context.Context, id string) (jobInfo, error) {
 func readRecords(dir string, n int) []taskRecord {
 	recs := make([]taskRecord, n)
 	for i := range recs {
-		if b, err := os.ReadFile(filepath.Join(dir, startFile(i))); err == nil {
+		if b, err := readJobFile(dir, startFile(i), recordLimit); err == nil {
 			parseStart(string(b), &recs[i])
 		}
-		if b, err := os.ReadFile(filepath.Join(dir, exitFile(i))); err == nil {
+		if b, err := readJobFile(dir, exitFile(i), recordLimit); err == nil {
 			parseExit(string(b), &recs[i])
 		}
 	}
 	return recs
 }
 
+// recordLimit bounds what is read of a start or exit record.
+const recordLimit = 4 << 10
+
+// exists reports whether path is there (a symbolic link counts; it is not
+// followed: the attempt directory is the job account's).
 func exists(path string) bool {
-	_, err := os.Stat(path)
+	_, err := os.Lstat(path)
 	return err == nil
+}
+
+// addSearch lets everyone pass through dir (search, not list).
+func addSearch(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("slurm: %w", err)
+	}
+	if fi.Mode().Perm()&0o011 != 0o011 {
+		if err := os.Chmod(dir, fi.Mode().Perm()|0o011); err != nil {
+			return fmt.Errorf("slurm: %w", err)
+		}
+	}
+	return nil
 }
 
 // Inspect reports every pod of the attempt: Slurm's job state while Slurm
@@ -258,7 +330,7 @@ func (e *Executor) Stop(ctx context.Context, h executor.Handle, grace time.Durat
 	if !ji.active() {
 		return nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, stopFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+	if err := writeMarker(filepath.Join(dir, stopFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
 		e.logger.Warn("slurm: cannot record stop", "dir", dir, "err", err)
 	}
 	if _, err := e.run(ctx, e.cfg.Scancel, h.Ref); err != nil && !ignorableCancel(err) {
@@ -346,10 +418,9 @@ func (e *Executor) Logs(ctx context.Context, h executor.Handle, pod string, foll
 	if err != nil {
 		return fmt.Errorf("slurm: bad task index %q", ref)
 	}
-	path := filepath.Join(dir, logFile(i))
 	var off int64
 	copyNew := func() error {
-		f, err := os.Open(path)
+		f, err := openJobFile(dir, logFile(i))
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -439,11 +510,17 @@ func (e *Executor) Cleanup(ctx context.Context, h executor.Handle) error {
 // run runs a Slurm command and returns its stdout; the error carries its
 // stderr.
 func (e *Executor) run(ctx context.Context, name string, args ...string) (string, error) {
+	return e.runAs(ctx, &account{Self: true}, "", name, args...)
+}
+
+// runAs is run as the account a, in dir ("" for Atrium's own).
+func (e *Executor) runAs(ctx context.Context, a *account, dir, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.CommandTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Dir, cmd.Env, cmd.SysProcAttr = dir, a.env(), a.credential()
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {

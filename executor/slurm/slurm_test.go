@@ -271,17 +271,34 @@ func setup(t *testing.T) *Executor {
 		t.Skip("ATRIUM_TEST_SLURM not set (start a cluster with scripts/slurm-up.sh)")
 	}
 	// the attempt directories must be readable by the nodes: a temp dir on
-	// this one-node cluster
-	e, err := New(Config{WorkDir: t.TempDir(), PollInterval: 200 * time.Millisecond}, nil)
+	// this one-node cluster, which the job's account can pass through
+	e, err := New(Config{WorkDir: searchableTempDir(t), PollInterval: 200 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
+// testAccount is the non-root account the tests' jobs run as
+// (scripts/slurm-up.sh creates it).
+const testAccount = "atrium-job"
+
+// searchableTempDir is a temp dir that other accounts may pass through
+// (t.TempDir's parent is private to this user).
+func searchableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // gang returns a task of n pods running command, with the distributed env.
 func gang(jobID string, n int, command string) executor.Task {
-	t := executor.Task{JobID: jobID, WorkspaceID: "ws-test", Attempt: 1}
+	t := executor.Task{JobID: jobID, WorkspaceID: "ws-test", Attempt: 1, RunAs: testAccount}
 	for i := range n {
 		name := "worker-" + strconv.Itoa(i-1)
 		if i == 0 {
@@ -519,4 +536,206 @@ func TestSlurmImportNodes(t *testing.T) {
 		}
 	}
 	t.Errorf("host %s not among %+v", host, nodes)
+}
+
+// ---- Unix accounts ----
+
+func TestLookupAccountRefuses(t *testing.T) {
+	t.Parallel()
+	for runAs, want := range map[string]string{
+		"":                      "names no Unix account",
+		"root":                  "root (uid 0)",
+		"no-such-account-xyzzy": "unknown on Atrium's host",
+	} {
+		_, err := lookupAccount(executor.Task{JobID: "j", RunAs: runAs})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("RunAs %q: %v, want an error saying %q", runAs, err, want)
+		}
+	}
+	if os.Geteuid() == 0 {
+		a, err := lookupAccount(executor.Task{JobID: "j", RunAs: "nobody"})
+		if err != nil || a.Self || a.UID == 0 || a.Name != "nobody" {
+			t.Errorf("nobody: %+v, %v", a, err)
+		}
+	}
+}
+
+func TestCheckImages(t *testing.T) {
+	t.Parallel()
+	ok := executor.Task{Pods: []executor.PodTask{{Name: "a", Image: "host"}, {Name: "b"}}}
+	if err := checkImages(ok); err != nil {
+		t.Errorf("host images: %v", err)
+	}
+	bad := executor.Task{Pods: []executor.PodTask{{Name: "a", Image: "host"}, {Name: "worker-0", Image: "busybox:1.36"}}}
+	if err := checkImages(bad); err == nil || !strings.Contains(err.Error(), `pod worker-0 asks for image "busybox:1.36"`) ||
+		!strings.Contains(err.Error(), "cannot run images") {
+		t.Errorf("busybox: %v", err)
+	}
+}
+
+// TestJobFilesNotFollowed: the attempt directory is the job account's, so
+// Atrium reads only regular files of that account there and writes its
+// stop marker without following links.
+func TestJobFilesNotFollowed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("root:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "task-0.log"), []byte("hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readJobFile(dir, "task-0.log", 100); err != nil || string(b) != "hello\n" {
+		t.Errorf("regular file: %q, %v", b, err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "task-1.log")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readJobFile(dir, "task-1.log", 100); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("symlink read: %q, %v", b, err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "task-2.log"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readJobFile(dir, "task-2.log", 100); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("fifo read: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		// a file of another owner (a hard link to someone else's file)
+		other := filepath.Join(dir, "task-3.log")
+		if err := os.WriteFile(other, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(other, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readJobFile(dir, "task-3.log", 100); err == nil || !strings.Contains(err.Error(), "not a regular file of the job's account") {
+			t.Errorf("foreign file read: %v", err)
+		}
+	}
+	// the stop marker does not write through a link
+	if err := os.Symlink(secret, filepath.Join(dir, "stopped")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeMarker(filepath.Join(dir, "stopped"), []byte("now\n")); err != nil {
+		t.Errorf("writeMarker over a link: %v", err)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "root:secret\n" {
+		t.Errorf("written through the link: %q", b)
+	}
+	if err := writeMarker(filepath.Join(dir, "fresh"), []byte("now\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "fresh")); string(b) != "now\n" {
+		t.Errorf("marker %q", b)
+	}
+}
+
+func TestSearchBlocker(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (another account's view of the directories)")
+	}
+	t.Parallel()
+	base := searchableTempDir(t)
+	private := filepath.Join(base, "private", "slurm")
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(private, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	a := &account{Name: "nobody", UID: 65534, GID: 65534}
+	if where := a.searchBlocker(private); !strings.Contains(where, filepath.Join(base, "private")+" (mode 0700") {
+		t.Errorf("blocker of a private tree: %q", where)
+	}
+	if err := os.Chmod(filepath.Join(base, "private"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if where := a.searchBlocker(private); where != "" {
+		t.Errorf("searchable tree blocked at %q", where)
+	}
+	if where := (&account{Self: true}).searchBlocker("/nonexistent"); where != "" {
+		t.Errorf("Atrium's own account: %q", where)
+	}
+}
+
+// ---- Unix accounts, against a real Slurm ----
+
+// TestSlurmRunsAsAccount: the job runs as the mapped account, not as
+// Atrium's root; its attempt directory and output belong to the account.
+func TestSlurmRunsAsAccount(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	h, err := e.Start(ctx, gang(uniqueID(t), 1, `id -un; id -u; touch made-here`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := scontrolJob(t, h.Ref); !strings.HasPrefix(m["UserId"], testAccount+"(") {
+		t.Errorf("Slurm job UserId=%s, want %s", m["UserId"], testAccount)
+	}
+	st := wait(t, e, h, "done", done)
+	if st[0].Phase != executor.PodSucceeded {
+		t.Fatalf("pod %+v", st[0])
+	}
+	var b bytes.Buffer
+	if err := e.Logs(ctx, h, "master-0", false, &b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) < 2 || lines[0] != testAccount || lines[1] == "0" {
+		t.Fatalf("id -un; id -u printed %q, want %s and its uid", b.String(), testAccount)
+	}
+	dir, _ := e.attemptDir(h.JobID, h.Attempt)
+	for _, p := range []string{dir, filepath.Join(dir, "task-0.log"), filepath.Join(dir, "work-0", "made-here")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := fi.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != lines[1] {
+			t.Errorf("%s is owned by uid %d, want %s (%s)", p, uid, lines[1], testAccount)
+		}
+	}
+}
+
+// TestSlurmRefusesBeforeSubmitting: root, no account and images are
+// refused before sbatch, leaving nothing behind.
+func TestSlurmRefusesBeforeSubmitting(t *testing.T) {
+	e := setup(t)
+	for name, tc := range map[string]struct {
+		mod  func(*executor.Task)
+		want string
+	}{
+		"root":      {func(t *executor.Task) { t.RunAs = "root" }, "never run as root"},
+		"noAccount": {func(t *executor.Task) { t.RunAs = "" }, "names no Unix account"},
+		"image":     {func(t *executor.Task) { t.Pods[0].Image = "busybox:1.36" }, "cannot run images"},
+	} {
+		task := gang(uniqueID(t)+"-"+strings.ToLower(name), 1, "true")
+		tc.mod(&task)
+		_, err := e.Start(context.Background(), task)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
+		}
+		dir, _ := e.attemptDir(task.JobID, 1)
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: attempt directory left behind: %v", name, err)
+		}
+	}
+}
+
+// TestSlurmLogsIgnoreLinks: a job that swaps its log for a link to a file
+// only root can read does not get that file shown as its log.
+func TestSlurmLogsIgnoreLinks(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	h, err := e.Start(ctx, gang(uniqueID(t), 1, `echo mine; rm -f ../task-0.log; ln -s /etc/shadow ../task-0.log`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, e, h, "done", done)
+	var b bytes.Buffer
+	err = e.Logs(ctx, h, "master-0", false, &b)
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") || strings.Contains(b.String(), "root:") {
+		t.Errorf("Logs through a link: %v, %q", err, b.String())
+	}
 }

@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"WorkspaceConfig", testWorkspaceConfig},
 		{"ComputeWorkspaceDelete", testComputeWorkspaceDelete},
 		{"ComputeAudit", testComputeAudit},
+		{"AccountMappings", testAccountMappings},
+		{"AccountMappingsAudit", testAccountMappingsAudit},
 
 		{"Jobs", testJobs},
 		{"FindJobs", testFindJobs},
