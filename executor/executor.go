@@ -42,6 +42,9 @@ type Mount struct {
 	// Owned: the pod's user must be able to write it (job outputs); the
 	// backend hands the directory to that user.
 	Owned bool `json:"owned,omitempty"`
+	// Env, when set, names a variable that tells the pod where the mount
+	// is: Target in a container, Source for a host process.
+	Env string `json:"env,omitempty"`
 }
 
 // PodTask is one pod of the gang.

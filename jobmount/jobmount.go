@@ -24,6 +24,7 @@ type Store interface {
 	FindPipelineRunByID(ctx context.Context, id string) (*atrium.PipelineRun, error)
 	FindAssetVersion(ctx context.Context, assetID, name string) (*atrium.AssetVersion, error)
 	FindAssetVersions(ctx context.Context, assetID string) ([]*atrium.AssetVersion, error)
+	FindAssetByID(ctx context.Context, id string) (*atrium.Asset, error)
 }
 
 // Resolver computes a job's mounts.
@@ -34,6 +35,11 @@ type Resolver struct {
 	// DatasetRoots are the host directories file:// data sources may name;
 	// none means file:// data sources are refused.
 	DatasetRoots []string
+	// CodeDir holds the jobs' code source checkouts (<CodeDir>/<jobId>);
+	// empty: code sources are not checked out.
+	CodeDir string
+	// Secrets opens code sources' access tokens.
+	Secrets Opener
 }
 
 // Mounts returns the job's mounts; an error names the field at fault.
@@ -44,8 +50,13 @@ func (r *Resolver) Mounts(ctx context.Context, j *atrium.Job) ([]executor.Mount,
 		return nil, err
 	}
 	out = append(out, pm...)
+	cm, err := r.codeMount(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, cm...)
 	for i, d := range j.Spec.DataSources {
-		m, ok, err := r.dataMount(ctx, d)
+		m, ok, err := r.dataMount(ctx, j, d)
 		if err != nil {
 			return nil, fmt.Errorf("dataSources[%d]: %w", i, err)
 		}
@@ -83,9 +94,15 @@ func (r *Resolver) pipelineMounts(ctx context.Context, j *atrium.Job) ([]executo
 
 // dataMount binds a file:// data source read-only at its mountPath; other
 // schemes (object stores) are recorded, not mounted.
-func (r *Resolver) dataMount(ctx context.Context, d atrium.DataSource) (executor.Mount, bool, error) {
+func (r *Resolver) dataMount(ctx context.Context, j *atrium.Job, d atrium.DataSource) (executor.Mount, bool, error) {
 	uri := d.URI
 	if d.DatasetID != "" {
+		a, err := r.Store.FindAssetByID(ctx, d.DatasetID)
+		if atrium.ErrorCode(err) == atrium.ENOTFOUND || (err == nil && (a.Kind != atrium.AssetDataset || !usable(a, j))) {
+			return executor.Mount{}, false, fmt.Errorf("%s is not a dataset this job's creator may use", d.DatasetID)
+		} else if err != nil {
+			return executor.Mount{}, false, err
+		}
 		v, err := r.datasetVersion(ctx, d.DatasetID, d.Version)
 		if err != nil {
 			return executor.Mount{}, false, err

@@ -15,6 +15,7 @@ var ctx = context.Background()
 
 type fixture struct {
 	r          *Resolver
+	db         *sqlstore.DB
 	alice, bob *atrium.User
 	ws         *atrium.Workspace
 	run        *atrium.PipelineRun
@@ -29,7 +30,7 @@ func setup(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := fixture{alice: &atrium.User{Name: "alice"}, bob: &atrium.User{Name: "bob"}, roots: t.TempDir()}
+	f := fixture{db: db, alice: &atrium.User{Name: "alice"}, bob: &atrium.User{Name: "bob"}, roots: t.TempDir()}
 	for _, u := range []*atrium.User{f.alice, f.bob} {
 		if err := db.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)

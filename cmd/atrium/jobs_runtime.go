@@ -99,7 +99,7 @@ func localExecutor(ctx context.Context, dataDir string, pods *podLayout, rc runt
 // startJobs starts the executors this host can run — always the local one,
 // Slurm when its client (sbatch) is installed — and prepares the
 // scheduling loop.
-func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLayout, rc runtimeConfig, logger *slog.Logger) (*jobRuntime, error) {
+func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLayout, rc runtimeConfig, secrets jobmount.Opener, logger *slog.Logger) (*jobRuntime, error) {
 	lx, runtime, onExit, err := localExecutor(ctx, dataDir, pods, rc, logger)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLa
 		}
 	}
 	r := &jobRuntime{store: db, executors: exs, runtime: runtime}
-	mounts := &jobmount.Resolver{Store: db, RunDir: pods.runsDir(), DatasetRoots: rc.datasetRoots}
+	mounts := &jobmount.Resolver{Store: db, RunDir: pods.runsDir(), DatasetRoots: rc.datasetRoots, CodeDir: pods.codeDir(), Secrets: secrets}
 	loop, err := dispatch.New(dispatch.Config{Store: db, Executors: exs, Policy: cluster.DefaultPolicy, Logger: logger.With("service", "dispatch"),
 		DSWPageCommand: pods.dswPage, Mounts: mounts.Mounts, OutputDir: pods.outputsDir(),
 		JobsChanged: func() {

@@ -57,6 +57,9 @@ func (p *podLayout) runsDir() string { return filepath.Join(p.dir, "pipeline-run
 // after the jobs end.
 func (p *podLayout) outputsDir() string { return filepath.Join(p.dir, "outputs") }
 
+// codeDir holds the jobs' code source checkouts (<job>), read-only.
+func (p *podLayout) codeDir() string { return filepath.Join(p.dir, "code") }
+
 // makeDir makes a directory the pods own (a pipeline run's or node's).
 func (p *podLayout) makeDir(path string) error { return local.MakePodDir(path, p.user) }
 
@@ -89,7 +92,7 @@ func preparePods(dataDir string, c podConfig, logger *slog.Logger) (*podLayout, 
 	if err := privateDataDir(data, logger); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
-	for _, d := range []string{p.dir, p.jobsDir(), p.runsDir(), p.outputsDir()} {
+	for _, d := range []string{p.dir, p.jobsDir(), p.runsDir(), p.outputsDir(), p.codeDir()} {
 		if err := ownDir(d, 0o711); err != nil {
 			return nil, fmt.Errorf("--pod-dir: %w", err)
 		}

@@ -123,12 +123,6 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
-	jobs, err := startJobs(ctx, db, cfg.dataDir, pods, cfg.runtime, logger)
-	if err != nil {
-		return err
-	}
-	defer jobs.stop()
-
 	key, err := secret.LoadKey(cfg.dataDir)
 	if err != nil {
 		return err
@@ -137,6 +131,13 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+
+	jobs, err := startJobs(ctx, db, cfg.dataDir, pods, cfg.runtime, box, logger)
+	if err != nil {
+		return err
+	}
+	defer jobs.stop()
+
 
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box

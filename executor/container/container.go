@@ -487,6 +487,11 @@ func podEnv(t executor.Task, p executor.PodTask) []string {
 		"ATRIUM_POD_NAME":     p.Name,
 	}
 	maps.Copy(m, p.Env)
+	for _, mt := range t.Mounts {
+		if mt.Env != "" {
+			m[mt.Env] = mt.Target
+		}
+	}
 	if _, ok := m["ATRIUM_DSW_PORT"]; ok {
 		// Reached from the host through the pod's own address; the
 		// network is the attempt's alone.

@@ -261,9 +261,9 @@ func TestMountsOnlyWhatIsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := start(t, e, executor.Task{Mounts: []executor.Mount{
-		{Source: data, Target: "/mnt/data", ReadOnly: true},
+		{Source: data, Target: "/mnt/data", ReadOnly: true, Env: "DATA_DIR"},
 		{Source: filepath.Join(out, "job"), Target: "/output", Owned: true},
-	}, Pods: []executor.PodTask{pod("worker-0", busybox, `cat /mnt/data/train.csv; touch /mnt/data/x 2>/dev/null && echo wrote-data; echo model > /output/model.txt && echo wrote-output`)}})
+	}, Pods: []executor.PodTask{pod("worker-0", busybox, `cat $DATA_DIR/train.csv; touch /mnt/data/x 2>/dev/null && echo wrote-data; echo model > /output/model.txt && echo wrote-output`)}})
 	wait(t, e, h)
 	got := logs(t, e, h, "worker-0")
 	if !strings.Contains(got, "1,2") || strings.Contains(got, "wrote-data") || !strings.Contains(got, "wrote-output") {

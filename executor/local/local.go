@@ -361,6 +361,11 @@ func podEnv(t executor.Task, p executor.PodTask, work string) []string {
 		m["CUDA_VISIBLE_DEVICES"] = strings.Join(ids, ",")
 	}
 	maps.Copy(m, p.Env)
+	for _, mt := range t.Mounts {
+		if mt.Env != "" {
+			m[mt.Env] = mt.Source // host processes see the host's path
+		}
+	}
 	env := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		env = append(env, k+"="+m[k])
