@@ -152,19 +152,67 @@ func New(cfg Config) (*Executor, error) {
 // refreshFirewall rebuilds the chain for the job networks that exist, so
 // rules a crash left behind go and running jobs keep theirs.
 func (e *Executor) refreshFirewall(ctx context.Context) error {
-	out, err := e.pm.run(ctx, "network", "ls", "--filter", "label=atrium.job", "--format", "{{.NetworkInterface}}")
-	if err != nil {
-		return fmt.Errorf("container: %w", err)
-	}
-	if err := e.fw.run(ctx, "-w", "-F", firewallChain); err != nil {
-		return err
-	}
-	for _, iface := range strings.Fields(string(out)) {
-		if err := e.fw.close(ctx, iface); err != nil {
+	return e.fw.locked(func() error {
+		out, err := e.pm.run(ctx, "network", "ls", "--filter", "label=atrium.job", "--format", "{{.NetworkInterface}}")
+		if err != nil {
+			return fmt.Errorf("container: %w", err)
+		}
+		if err := e.fw.run(ctx, "-w", "-F", firewallChain); err != nil {
 			return err
 		}
+		for _, iface := range strings.Fields(string(out)) {
+			if err := e.fw.close(ctx, iface); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// createNetwork creates the attempt's internal network and, with the
+// firewall, cuts it off from the host before any pod joins it.
+func (e *Executor) createNetwork(ctx context.Context, jobID, net string) error {
+	create := func() error {
+		if _, err := e.pm.run(ctx, "network", "create", "--internal", "--label", "atrium.job="+jobID, net); err != nil {
+			return fmt.Errorf("container: creating network %s: %w", net, err)
+		}
+		if e.fw == nil {
+			return nil
+		}
+		iface, err := e.networkInterface(ctx, net)
+		if err == nil {
+			err = e.fw.close(ctx, iface)
+		}
+		if err != nil {
+			return fmt.Errorf("container: cutting network %s off from the host: %w", net, err)
+		}
+		return nil
 	}
-	return nil
+	if e.fw == nil {
+		return create()
+	}
+	return e.fw.locked(create)
+}
+
+// removeNetwork removes net and its firewall rules.
+func (e *Executor) removeNetwork(ctx context.Context, net string) error {
+	remove := func() error {
+		iface := ""
+		if e.fw != nil {
+			iface, _ = e.networkInterface(ctx, net) // gone already: nothing to open
+		}
+		if _, err := e.pm.run(ctx, "network", "rm", "--force", net); err != nil && !noSuchObject(err) {
+			return err
+		}
+		if iface != "" {
+			e.fw.open(ctx, iface)
+		}
+		return nil
+	}
+	if e.fw == nil {
+		return remove()
+	}
+	return e.fw.locked(remove)
 }
 
 // networkInterface is the host's bridge of network net.
@@ -265,17 +313,8 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 		return executor.Handle{}, err
 	}
 	net := networkName(t.JobID, t.Attempt)
-	if _, err := e.pm.run(ctx, "network", "create", "--internal", "--label", "atrium.job="+t.JobID, net); err != nil {
-		return fail(fmt.Errorf("container: creating network %s: %w", net, err))
-	}
-	if e.fw != nil {
-		iface, err := e.networkInterface(ctx, net)
-		if err == nil {
-			err = e.fw.close(ctx, iface)
-		}
-		if err != nil {
-			return fail(fmt.Errorf("container: cutting network %s off from the host: %w", net, err))
-		}
+	if err := e.createNetwork(ctx, t.JobID, net); err != nil {
+		return fail(err)
 	}
 	for _, p := range t.Pods {
 		args := e.createArgs(t, p, final, users[cmp.Or(p.Image, t.Image)])
@@ -825,16 +864,8 @@ func (e *Executor) removeAll(ctx context.Context, h executor.Handle) error {
 			return fmt.Errorf("container: job %s: %w", h.JobID, err)
 		}
 	}
-	net := networkName(h.JobID, h.Attempt)
-	iface := ""
-	if e.fw != nil {
-		iface, _ = e.networkInterface(ctx, net) // gone already: nothing to open
-	}
-	if _, err := e.pm.run(ctx, "network", "rm", "--force", net); err != nil && !noSuchObject(err) {
+	if err := e.removeNetwork(ctx, networkName(h.JobID, h.Attempt)); err != nil {
 		return fmt.Errorf("container: job %s: %w", h.JobID, err)
-	}
-	if iface != "" {
-		e.fw.open(ctx, iface)
 	}
 	return nil
 }

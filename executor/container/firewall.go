@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // The attempt networks are internal (no route out), but the host itself
@@ -21,6 +23,25 @@ const firewallChain = "ATRIUM-JOBS"
 type firewall struct {
 	bin string
 	mu  sync.Mutex
+}
+
+// firewallLock is held across processes (servers, tests) while one of
+// them changes both the job networks and the chain, so a refresh never
+// drops the rule of a network created meanwhile.
+var firewallLock = filepath.Join(os.TempDir(), "atrium-jobs-firewall.lock")
+
+// locked runs fn under the cross-process lock.
+func (f *firewall) locked(fn func() error) error {
+	l, err := os.OpenFile(firewallLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(l.Fd()), syscall.LOCK_UN)
+	return fn()
 }
 
 // newFirewall prepares the chain (and its jump from INPUT); nil with the
