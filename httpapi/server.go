@@ -47,6 +47,9 @@ type Server struct {
 	// Console serves every path outside the API, health and metrics (the
 	// web console); nil serves a plain page at "/" and 404 elsewhere.
 	Console http.Handler
+	// DSW is the origin that serves DSW instances (NewDSWOrigin sets it);
+	// nil when this server serves none (handoffs are then unavailable).
+	DSW *DSWOrigin
 
 	routes   []*route
 	mux      *http.ServeMux
@@ -96,6 +99,14 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	// Instances were once forwarded here, on the console's origin; they
+	// are served only by the DSW origin now, reached through a handoff.
+	s.mux.HandleFunc("/api/v1/workspaces/{workspaceId}/dsw-instances/{instanceId}/proxy/", func(w http.ResponseWriter, r *http.Request) {
+		reqID := atrium.NewID(atrium.PrefixRequest)
+		w.Header().Set("X-Request-Id", reqID)
+		writeProblem(w, atrium.Errorf(atrium.ENOTFOUND, "DSW instances are no longer served under the API: POST …/dsw-instances/%s/handoff for a one-time link to the DSW origin (the console's Open button and 'atrium dsw open' do it)",
+			r.PathValue("instanceId")), reqID)
+	})
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		reqID := atrium.NewID(atrium.PrefixRequest)
 		w.Header().Set("X-Request-Id", reqID)
@@ -140,9 +151,6 @@ type route struct {
 	self bool
 	// stream: the handler writes the response body itself (logs).
 	stream bool
-	// proxy: the handler forwards the request (DSW proxy): any query is
-	// the target's, and only failures land in the operation log.
-	proxy bool
 	// body documents a non-JSON request body (a YAML job spec).
 	body string
 	// alt documents other success answers by status (a dry run's 200).
@@ -226,8 +234,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection (the DSW
-// proxy hijacks it for WebSocket upgrades).
+// Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Flush() {
@@ -293,7 +300,7 @@ func (s *Server) serve(c *call) (any, error) {
 	if err := s.authenticate(c); err != nil {
 		return nil, err
 	}
-	if err := checkQuery(c.r, rt); err != nil && !rt.proxy {
+	if err := checkQuery(c.r, rt); err != nil {
 		return nil, err
 	}
 	c.sub = authz.Subject{UserID: c.user.ID, PlatformRoles: c.user.PlatformRoles}
@@ -368,7 +375,7 @@ func (s *Server) logOutcome(c *call, err error) {
 		return
 	}
 	mutating := c.r.Method != http.MethodGet
-	if err == nil && (!mutating || c.audit.Recorded || c.rt.proxy) {
+	if err == nil && (!mutating || c.audit.Recorded) {
 		return
 	}
 	if err != nil && !c.denied && !mutating {

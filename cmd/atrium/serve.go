@@ -32,6 +32,7 @@ type serveConfig struct {
 	logFormat     string
 	logLevel      string
 	notify        notifyConfig
+	dsw           dswConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -39,8 +40,14 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Atrium server",
-		Long: `Run the Atrium server: the REST API under /api/v1, /healthz, /readyz and
-/metrics.
+		Long: `Run the Atrium server: the REST API under /api/v1, the web console,
+/healthz, /readyz and /metrics on --addr, and the DSW origin on --dsw-addr.
+
+The DSW origin serves notebook (DSW) instances apart from the console, so an
+instance's page can never act as the person viewing it. The console's Open
+button and 'atrium dsw open' send a browser there with a one-time link.
+Give --dsw-url when browsers reach it elsewhere than http://<dsw-addr>
+(behind a TLS proxy, or on a host name of its own: the safest setup).
 
 By default the data lives in an embedded SQLite database in --data-dir; give
 --database-url postgres://… to use PostgreSQL instead. On the first start with
@@ -58,6 +65,7 @@ ResourceAdmin) and writes its API token to <data-dir>/admin.token (mode 0600).`,
 		"override what this host offers to the local executor, e.g. cpu=8,memory=32Gi,gpu=4,gpuType=T4 (env ATRIUM_LOCAL_CAPACITY)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	addNotifyFlags(f, &cfg.notify)
+	addDSWFlags(f, &cfg.dsw)
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	return cmd
 }
@@ -153,6 +161,11 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer alerts.Stop()
+	stopDSW, err := startDSWOrigin(api, key, cfg.dsw, cfg.addr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopDSW()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
