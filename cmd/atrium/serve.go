@@ -47,7 +47,10 @@ The DSW origin serves notebook (DSW) instances apart from the console, so an
 instance's page can never act as the person viewing it. The console's Open
 button and 'atrium dsw open' send a browser there with a one-time link.
 Give --dsw-url when browsers reach it elsewhere than http://<dsw-addr>
-(behind a TLS proxy, or on a host name of its own: the safest setup).
+(behind a TLS proxy, or on a host name of its own). Instance pages run
+sandboxed, without an origin, so only self-contained pages work; for
+Jupyter-like pages give the DSW origin a domain whose cookies the console
+never sees and --dsw-same-origin (docs/operations.md).
 
 By default the data lives in an embedded SQLite database in --data-dir; give
 --database-url postgres://… to use PostgreSQL instead. On the first start with
