@@ -241,6 +241,7 @@ func (df *dswFixture) handoff(t *testing.T, tok, id string) *DSWHandoffView {
 	if resp.status != http.StatusCreated {
 		t.Fatalf("handoff to %s: %d %s", id, resp.status, resp.body)
 	}
+	df.checkSchema(t, "handoff", "POST", "/api/v1/workspaces/{workspaceId}/dsw-instances/{instanceId}/handoff", resp.status, resp.body)
 	var h DSWHandoffView
 	resp.decode(t, &h)
 	return &h

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,10 @@ const (
 // "cookies" clears every cookie of the host, the console's included), and
 // service workers wider than the instance's path.
 var dswHiddenHeaders = []string{"Set-Cookie", "Set-Cookie2", "Clear-Site-Data", "Service-Worker-Allowed"}
+
+// dswMethods are the methods forwarded to instances (with WebSocket
+// upgrades on GET); TRACE and CONNECT are not.
+var dswMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 // DSWOriginConfig describes the DSW origin.
 type DSWOriginConfig struct {
@@ -175,9 +180,8 @@ func (o *DSWOrigin) session(r *http.Request, id string) (dswSession, bool) {
 // the instance's path, and sends the browser there.
 func (o *DSWOrigin) redeem(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	tok := r.URL.Query().Get("token")
-	h, err := o.s.Store.RedeemDSWHandoff(r.Context(), secret.HashToken(tok))
-	if atrium.ErrorCode(err) == atrium.ENOTFOUND || tok == "" {
+	h, err := o.s.Store.RedeemDSWHandoff(r.Context(), secret.HashToken(r.URL.Query().Get("token")))
+	if atrium.ErrorCode(err) == atrium.ENOTFOUND {
 		o.refuse(w, r, atrium.Errorf(atrium.EUNAUTHENTICATED, "this link was already used or has expired: open the instance again from the console"))
 		return
 	} else if err != nil {
@@ -219,6 +223,11 @@ func (o *DSWOrigin) authorize(w http.ResponseWriter, r *http.Request, sess dswSe
 // port: the path after /i/<instance>, the query, the body and WebSocket
 // upgrades.
 func (o *DSWOrigin) proxy(w http.ResponseWriter, r *http.Request) {
+	if !slices.Contains(dswMethods, r.Method) {
+		w.Header().Set("Allow", strings.Join(dswMethods, ", "))
+		o.page(w, http.StatusMethodNotAllowed, "Method not allowed", r.Method+" is not forwarded to DSW instances.")
+		return
+	}
 	id := r.PathValue("instanceId")
 	sess, ok := o.session(r, id)
 	if !ok {

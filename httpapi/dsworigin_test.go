@@ -46,6 +46,12 @@ func TestDSWHandoff(t *testing.T) {
 	if resp = df.instanceGet(t, b, j.ID, ""); resp.status != http.StatusOK {
 		t.Fatalf("with the session: %d %s", resp.status, resp.body)
 	}
+	req, _ := http.NewRequest("TRACE", base, nil)
+	if r, err := b.Do(req); err != nil || r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("TRACE is forwarded: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
 
 	// No session, or one for another instance, opens nothing.
 	if resp = get(t, browser(), base); resp.status != http.StatusUnauthorized || !strings.Contains(string(resp.body), "atrium dsw open "+j.ID) {
