@@ -117,7 +117,7 @@ func NewDSWOrigin(s *Server, cfg DSWOriginConfig) (*DSWOrigin, error) {
 	o.mux.HandleFunc("GET /handoff", o.redeem)
 	o.mux.HandleFunc("GET /i/{instanceId}", func(w http.ResponseWriter, r *http.Request) {
 		// The session cookie's path ends in a slash; so must the address.
-		http.Redirect(w, r, atriumDSWPath(r.PathValue("instanceId"))+"/", http.StatusMovedPermanently)
+		http.Redirect(w, r, dswInstancePath(r.PathValue("instanceId"))+"/", http.StatusMovedPermanently)
 	})
 	o.mux.HandleFunc("/i/{instanceId}/{path...}", o.proxy)
 	o.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -136,8 +136,8 @@ func (o *DSWOrigin) handoffURL(tok string) string {
 	return o.base + "/handoff?token=" + url.QueryEscape(tok)
 }
 
-// atriumDSWPath is where the DSW origin serves an instance (no trailing slash).
-func atriumDSWPath(id string) string { return "/i/" + url.PathEscape(id) }
+// dswInstancePath is where the DSW origin serves an instance (no trailing slash).
+func dswInstancePath(id string) string { return "/i/" + url.PathEscape(id) }
 
 // dswSession is what the session cookie says: who, which instance, until when.
 type dswSession struct {
@@ -194,7 +194,7 @@ func (o *DSWOrigin) redeem(w http.ResponseWriter, r *http.Request) {
 		o.refuse(w, r, err)
 		return
 	}
-	path := atriumDSWPath(h.InstanceID) + "/"
+	path := dswInstancePath(h.InstanceID) + "/"
 	http.SetCookie(w, &http.Cookie{Name: dswCookie, Value: o.seal(sess), Path: path, MaxAge: int(dswSessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: o.secure || r.TLS != nil})
 	w.Header().Set("Cache-Control", "no-store")
@@ -245,7 +245,7 @@ func (o *DSWOrigin) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 	c.touchInstance(j)
 
-	prefix := atriumDSWPath(j.ID)
+	prefix := dswInstancePath(j.ID)
 	rest, raw := "/"+r.PathValue("path"), ""
 	if esc := r.URL.EscapedPath(); strings.HasPrefix(esc, prefix+"/") {
 		raw = esc[len(prefix):]
