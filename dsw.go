@@ -1,7 +1,9 @@
 package atrium
 
 import (
+	"context"
 	"strings"
+	"time"
 
 	"atrium/resource"
 )
@@ -100,4 +102,27 @@ func NormalizeDSWError(err error) error {
 		}
 	}
 	return err
+}
+
+// DSWHandoff is a one-time ticket that sends a user to a DSW instance on the
+// DSW origin (the listener that serves instances, apart from the console's).
+// The API mints it only after the authorizer let the user use the instance;
+// the DSW origin redeems it once, on whichever replica the browser reaches,
+// for a session cookie of its own. The store keeps only the token's hash.
+type DSWHandoff struct {
+	Hash        string
+	InstanceID  string
+	WorkspaceID string
+	UserID      string
+	ExpiresAt   time.Time
+}
+
+// DSWHandoffService keeps handoffs until they are redeemed or expire.
+type DSWHandoffService interface {
+	// CreateDSWHandoff stores h and forgets expired handoffs.
+	CreateDSWHandoff(ctx context.Context, h *DSWHandoff) error
+	// RedeemDSWHandoff consumes the handoff with this hash and returns it:
+	// exactly one of concurrent callers gets it. ENOTFOUND when it is
+	// unknown, already redeemed or expired.
+	RedeemDSWHandoff(ctx context.Context, hash string) (*DSWHandoff, error)
 }

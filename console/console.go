@@ -47,6 +47,10 @@ type Console struct {
 	// RuntimeContainer): in process mode every page a signed-in user sees
 	// carries a banner saying jobs are not isolated.
 	Runtime string
+	// DSWOrigin is where DSW instances are served (scheme://host:port):
+	// Open buttons post here and are redirected there, which the pages'
+	// form-action must allow.
+	DSWOrigin string
 }
 
 // New returns the console over api (the REST API's handler). key signs
@@ -91,7 +95,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self' "+c.DSWOrigin+"; base-uri 'none'")
 	c.mux.ServeHTTP(w, r)
 }
 

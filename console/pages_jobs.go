@@ -290,6 +290,15 @@ func (c *Console) dswAction(w http.ResponseWriter, r *http.Request, s *session) 
 		_, err = s.client.StopDSW(r.Context(), ws, id)
 	case "start":
 		_, err = s.client.StartDSW(r.Context(), ws, id)
+	case "open":
+		// The instance is served on the DSW origin, never here: the API
+		// asks the authorizer and mints a one-time link to it.
+		var h *httpapi.DSWHandoffView
+		if h, err = s.client.OpenDSW(r.Context(), ws, id); err == nil {
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			http.Redirect(w, r, h.URL, http.StatusSeeOther)
+			return nil
+		}
 	default:
 		http.NotFound(w, r)
 		return nil

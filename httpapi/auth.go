@@ -18,17 +18,9 @@ const touchEvery = time.Minute
 // authenticate resolves the caller from a Bearer token, or from HTTP Basic
 // where the route allows it (minting a token with name and password).
 func (s *Server) authenticate(c *call) error {
+	// Never a cookie: a browser's ambient credentials open no API route,
+	// so the API needs no CSRF check.
 	h := c.r.Header.Get("Authorization")
-	if h == "" && c.rt.proxy {
-		// A browser opening a DSW instance from the console carries the
-		// console's session cookie, not a header (proxy routes only: the
-		// rest of the API never accepts a cookie, so it needs no CSRF check).
-		if ck, err := c.r.Cookie(SessionCookie); err == nil {
-			if _, tok, ok := strings.Cut(ck.Value, "."); ok {
-				return s.authenticateToken(c, tok)
-			}
-		}
-	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	switch {
 	case h == "":

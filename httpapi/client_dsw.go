@@ -80,8 +80,9 @@ func (c *Client) DSWLogs(ctx context.Context, workspaceID, id string, follow boo
 	return c.logs(ctx, dswPath(workspaceID, id), "DSW instance", id, "", follow, w)
 }
 
-// DSWProxyURL is the address through which the instance's server is
-// reached (with the caller's Bearer token).
-func (c *Client) DSWProxyURL(workspaceID, id string) string {
-	return strings.TrimRight(c.BaseURL, "/") + dswPath(workspaceID, id) + "/proxy/"
+// OpenDSW mints a one-time link (valid 60 s) that opens the running
+// instance in a browser, on the DSW origin.
+func (c *Client) OpenDSW(ctx context.Context, workspaceID, id string) (*DSWHandoffView, error) {
+	var out DSWHandoffView
+	return &out, c.do(ctx, "POST", dswPath(workspaceID, id)+"/handoff", nil, nil, &out, nil)
 }

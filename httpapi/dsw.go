@@ -5,29 +5,66 @@ package httpapi
 // it queues, is admitted and runs through the same scheduling loop and
 // executors as training jobs, and the job handlers serve it (jobKind
 // dswInstances). Each running instance has an endpoint (host:port chosen
-// at admission); …/proxy/ forwards HTTP and WebSocket traffic to it.
+// at admission). Browsers reach it on the DSW origin (dsworigin.go), never
+// on the API's: …/handoff mints the one-time link that gets them there.
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/http/httputil"
-	"strings"
 	"time"
 
 	"atrium"
+	"atrium/secret"
 )
 
-// dswProxyCode is the permission the proxy checks. Using an instance is
-// acting inside it (running code in its notebook, changing its files), so
-// the proxy takes what changing the instance takes: its creator, and
-// Operators and Admins for every instance (DSW:UpdateInstance, the same
-// grants as DSW:StopInstance). Members who may only see it — a PUBLIC
-// instance of someone else — get 403; those who may not see it get 404.
-const dswProxyCode = "DSW:UpdateInstance"
+// dswOpenCode is the permission using an instance takes, checked when a
+// handoff is minted and again on every request the DSW origin forwards.
+// Using an instance is acting inside it (running code in its notebook,
+// changing its files), so it takes what changing the instance takes: its
+// creator, and Operators and Admins for every instance (DSW:UpdateInstance,
+// the same grants as DSW:StopInstance). Members who may only see it — a
+// PUBLIC instance of someone else — get 403; those who may not see it get
+// 404 (the authorizer reads DSW:GetInstance first).
+const dswOpenCode = "DSW:UpdateInstance"
 
-// proxyMethods are the methods the proxy forwards (HEAD goes with GET).
-var proxyMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+// DSWHandoffView is a one-time link to a running instance on the DSW
+// origin: it works once, until expiresAt, in a browser.
+type DSWHandoffView struct {
+	InstanceID string    `json:"instanceId"`
+	URL        string    `json:"url"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+// handoffInstance mints a handoff for the caller to the instance: only
+// after the authorizer allowed dswOpenCode, and only while it runs.
+func handoffInstance(c *call) (any, error) {
+	j, err := c.jobOf(dswInstances, dswOpenCode)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := instanceEndpoint(j); err != nil {
+		return nil, err
+	}
+	if c.s.DSW == nil {
+		return nil, atrium.Errorf(atrium.EUNAVAILABLE, "this server serves no DSW instances: start it with --dsw-addr")
+	}
+	tok := secret.NewToken()
+	h := &atrium.DSWHandoff{Hash: secret.HashToken(tok), InstanceID: j.ID, WorkspaceID: j.WorkspaceID, UserID: c.user.ID,
+		ExpiresAt: c.s.Now().Add(dswHandoffTTL)}
+	if err := c.s.Store.CreateDSWHandoff(c.ctx(), h); err != nil {
+		return nil, err
+	}
+	return &DSWHandoffView{InstanceID: j.ID, URL: c.s.DSW.handoffURL(tok), ExpiresAt: h.ExpiresAt}, nil
+}
+
+// instanceEndpoint is where a Running instance's server listens; ECONFLICT
+// while it is not Running.
+func instanceEndpoint(j *atrium.Job) (string, error) {
+	if j.Status == atrium.JobRunning && len(j.Pods) > 0 && j.Pods[0].Endpoint != "" {
+		return j.Pods[0].Endpoint, nil
+	}
+	return "", atrium.Errorf(atrium.ECONFLICT, "DSW instance %s is %s: it is served while it is Running", j.ID, j.Status)
+}
 
 func createInstance(c *call) (any, error) {
 	b, err := readBody(c.r)
@@ -83,72 +120,6 @@ func startInstance(c *call) (any, error) {
 	return nil, atrium.Errorf(atrium.EUNAVAILABLE, "DSW instance %s is changing too fast; try again", j.ID)
 }
 
-// proxyInstance forwards the request to the running instance's endpoint:
-// the path after …/proxy, the query, the body and WebSocket upgrades. The
-// caller's Authorization header and Atrium cookies stay here; the instance
-// learns the prefix it is served under from X-Forwarded-Prefix.
-func proxyInstance(c *call) (any, error) {
-	j, err := c.jobOf(dswInstances, dswProxyCode)
-	if err != nil {
-		return nil, err
-	}
-	ep := ""
-	if j.Status == atrium.JobRunning && len(j.Pods) > 0 {
-		ep = j.Pods[0].Endpoint
-	}
-	if ep == "" {
-		return nil, atrium.Errorf(atrium.ECONFLICT, "DSW instance %s is %s: its proxy answers while it is Running", j.ID, j.Status)
-	}
-	c.touchInstance(j)
-
-	prefix := "/api/v1/workspaces/" + c.ws.ID + "/dsw-instances/" + j.ID + "/proxy"
-	rest, raw := "/"+c.r.PathValue("path"), ""
-	if esc := c.r.URL.EscapedPath(); strings.HasPrefix(esc, prefix+"/") {
-		raw = esc[len(prefix):]
-	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", ep
-			pr.Out.URL.Path, pr.Out.URL.RawPath = rest, ""
-			if raw != "" && raw != rest {
-				pr.Out.URL.RawPath = raw
-			}
-			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
-			pr.Out.Host = pr.In.Host // servers that check Origin against Host (Jupyter) see the caller's
-			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Prefix", prefix)
-			stripCredentials(pr.Out.Header)
-		},
-		FlushInterval: -1, // stream (server-sent events, long polls) as it comes
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Context().Err() != nil {
-				return // the caller went away
-			}
-			writeProblem(w, atrium.Errorf(atrium.EUNAVAILABLE, "DSW instance %s does not answer on its port: %v", j.ID, err), c.reqID)
-		},
-	}
-	rp.ServeHTTP(c.w, c.r)
-	return nil, nil
-}
-
-// stripCredentials removes what authenticates the caller to Atrium from a
-// request bound for an instance: the Authorization header and cookies
-// whose name starts with "atrium".
-func stripCredentials(h http.Header) {
-	h.Del("Authorization")
-	cookies := (&http.Request{Header: h}).Cookies()
-	h.Del("Cookie")
-	var keep []string
-	for _, ck := range cookies {
-		if !strings.HasPrefix(strings.ToLower(ck.Name), "atrium") {
-			keep = append(keep, ck.Name+"="+ck.Value)
-		}
-	}
-	if len(keep) > 0 {
-		h.Set("Cookie", strings.Join(keep, "; "))
-	}
-}
-
 // touchInstance records that the instance was used, at most once a minute
 // (more often for idle timeouts under two minutes: every half timeout), so
 // idle auto-stop counts from the last use. Best effort: a concurrent write
@@ -178,7 +149,7 @@ func (c *call) touchInstance(j *atrium.Job) {
 	}
 }
 
-// dswRoutes are the DSW instance routes, proxy included.
+// dswRoutes are the DSW instance routes.
 func dswRoutes(ws string) []*route {
 	const statuses = "comma-separated statuses (Queuing, EnvPreparing, Running, Stopping, Stopped, Failed)"
 	d := ws + "/dsw-instances"
@@ -208,11 +179,9 @@ func dswRoutes(ws string) []*route {
 		{method: "GET", path: one + "/logs", code: "DSW:GetInstance", status: http.StatusOK, self: true, stream: true,
 			summary: "A DSW instance's output as text/plain; follow=true streams until it ends",
 			query:   []param{{"pod", "the pod (instance-0)"}, {"follow", "true: keep streaming"}}, h: k.logs},
-	}
-	for _, m := range proxyMethods {
-		rts = append(rts, &route{method: m, path: one + "/proxy/{path...}", code: dswProxyCode, status: http.StatusOK, self: true, stream: true, proxy: true,
-			summary: fmt.Sprintf("Forward %s requests (and, for GET, WebSocket upgrades) to the running instance's port, path and query after /proxy; creator, Operators and Admins only; 409 unless Running", m),
-			h:       proxyInstance})
+		{method: "POST", path: one + "/handoff", code: dswOpenCode, status: http.StatusCreated, self: true,
+			summary: "A one-time link (valid 60 s) that opens the running instance in a browser on the DSW origin, where it is served apart from the console and this API; creator, Operators and Admins only; 409 unless Running",
+			out:     DSWHandoffView{}, h: handoffInstance},
 	}
 	return rts
 }

@@ -39,9 +39,9 @@ func (f *fixture) dswWorld(t *testing.T, w *world, users map[string]*subject) {
 
 // SPEC §2: DSW instances follow the Jobs rules (jobWant), and ResourceAdmin
 // may create them in any workspace (SPEC §1) and then use its own like any
-// creator, seeing nobody else's. The proxy takes what changing an instance
-// takes (creator, Operator, Admin); on an instance that is not Running it
-// answers 409 to them.
+// creator, seeing nobody else's. Opening one (a handoff to the DSW origin)
+// takes what changing an instance takes (creator, Operator, Admin); on an
+// instance that is not Running it answers 409 to them.
 func dswWant(key string, read bool, ok int) func(*subject) int {
 	jw := jobWant(key, read, ok)
 	return func(s *subject) int {
@@ -100,12 +100,8 @@ func dswMatrixCases() []matrixCase {
 			matrixCase{method: "POST", path: one + "/stop", name: key, path_: inst(key, "/stop"), want: dswWant(key, false, 200)},
 			matrixCase{method: "PUT", path: one, name: key, path_: inst(key, ""),
 				body: func(*world, *subject) any { return map[string]any{"description": "changed"} }, want: dswWant(key, false, 200)},
-			matrixCase{method: "GET", path: one + "/proxy/{path...}", name: key, path_: inst(key, "/proxy/lab?token=x"), want: dswWant(key, false, 409)},
+			matrixCase{method: "POST", path: one + "/handoff", name: key, path_: inst(key, "/handoff"), want: dswWant(key, false, 409)},
 		)
-	}
-	for _, m := range proxyMethods[1:] {
-		cases = append(cases, matrixCase{method: m, path: one + "/proxy/{path...}", name: "otherPublic", path_: inst("otherPublic", "/proxy/api/x"),
-			want: dswWant("otherPublic", false, 409)})
 	}
 	for _, key := range []string{"ownDone", "otherPublicDone"} {
 		cases = append(cases,

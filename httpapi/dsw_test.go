@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,6 +72,12 @@ func echoServe(ctx context.Context) int {
 		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// What an instance may answer, and the browser must never get:
+		// cookies (one named like the console's session), clearing them.
+		w.Header().Add("Set-Cookie", SessionCookie+"=from-the-instance; Path=/")
+		w.Header().Add("Set-Cookie", "nb=1; Path=/")
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set("Content-Security-Policy", "img-src 'self'")
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, Query: r.URL.RawQuery, Header: r.Header})
 	})
@@ -93,10 +101,12 @@ type echoed struct {
 // alice and bob are AlgoDevelopers, on one local node.
 type dswFixture struct {
 	*fixture
-	ws         *atrium.Workspace
-	quota      string
-	alice, bob string // tokens
-	ex         *local.Executor
+	ws                *atrium.Workspace
+	quota             string
+	alice, bob, guest string // tokens
+	ex                *local.Executor
+	// dsw serves the DSW origin, apart from the API's srv.
+	dsw *httptest.Server
 }
 
 type testRuntime struct {
@@ -121,12 +131,19 @@ func newDSWFixture(t *testing.T) *dswFixture {
 	owner, _ := f.user(t, "owner")
 	alice, aliceTok := f.user(t, "alice")
 	bob, bobTok := f.user(t, "bob")
-	df.alice, df.bob = aliceTok, bobTok
+	guest, guestTok := f.user(t, "guest")
+	df.alice, df.bob, df.guest = aliceTok, bobTok, guestTok
 	df.ws = &atrium.Workspace{Name: "dsw_team", DisplayName: "d", EnvTypes: []string{"prod"}, Status: atrium.WorkspaceEnabled, Creator: owner.ID}
 	must(t, f.store.CreateWorkspace(ctx, df.ws))
 	_, err := f.store.AddMembers(ctx, df.ws.ID, []atrium.MemberParams{{UserID: alice.ID, Roles: []string{atrium.RoleAlgoDeveloper}},
-		{UserID: bob.ID, Roles: []string{atrium.RoleAlgoDeveloper}}})
+		{UserID: bob.ID, Roles: []string{atrium.RoleAlgoDeveloper}}, {UserID: guest.ID, Roles: []string{atrium.RoleWorkspaceGuest}}})
 	must(t, err)
+	df.dsw = httptest.NewUnstartedServer(nil)
+	_, err = NewDSWOrigin(f.api, DSWOriginConfig{URL: "http://" + df.dsw.Listener.Addr().String(), Key: []byte("0123456789abcdef0123456789abcdef")})
+	must(t, err)
+	df.dsw.Config.Handler = f.api.DSW
+	df.dsw.Start()
+	t.Cleanup(df.dsw.Close)
 	must(t, f.store.CreateResourceGroup(ctx, &atrium.ResourceGroup{ID: "rg-dsw", Name: "dsw", Backend: atrium.BackendLocal}))
 	must(t, f.store.PutNode(ctx, &atrium.Node{Name: "host", GroupID: "rg-dsw", GPUType: "T4",
 		Capacity: resource.Vector{MilliCPU: 8000, Memory: 16 << 30, GPU: 4}, State: atrium.NodeReady, Labels: map[string]string{}}))
@@ -217,13 +234,57 @@ func (df *dswFixture) waitStatus(t *testing.T, id, st string, within time.Durati
 	}
 }
 
-// proxyGet GETs a path through the proxy, retrying while the instance's
-// server is not listening yet (503).
-func (df *dswFixture) proxyGet(t *testing.T, tok, id, rest string) response {
+// handoff mints a one-time link to instance id as tok.
+func (df *dswFixture) handoff(t *testing.T, tok, id string) *DSWHandoffView {
+	t.Helper()
+	resp := df.do(t, tok, "POST", df.path("/"+id+"/handoff"), nil)
+	if resp.status != http.StatusCreated {
+		t.Fatalf("handoff to %s: %d %s", id, resp.status, resp.body)
+	}
+	df.checkSchema(t, "handoff", "POST", "/api/v1/workspaces/{workspaceId}/dsw-instances/{instanceId}/handoff", resp.status, resp.body)
+	var h DSWHandoffView
+	resp.decode(t, &h)
+	return &h
+}
+
+// browser is a client of the DSW origin with a cookie jar of its own, as a
+// browser has; it does not follow redirects, so tests see each answer.
+func browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// get sends a GET with c and reads the answer.
+func get(t *testing.T, c *http.Client, url string) response {
+	t.Helper()
+	resp, err := c.Get(url)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return response{status: resp.StatusCode, body: b, header: resp.Header}
+}
+
+// open signs a new browser in to instance id through a handoff minted by
+// tok and returns it.
+func (df *dswFixture) open(t *testing.T, tok, id string) *http.Client {
+	t.Helper()
+	b := browser()
+	h := df.handoff(t, tok, id)
+	resp := get(t, b, h.URL)
+	if resp.status != http.StatusSeeOther || resp.header.Get("Location") != "/i/"+id+"/" {
+		t.Fatalf("redeeming the handoff: %d %v %s", resp.status, resp.header, resp.body)
+	}
+	return b
+}
+
+// instanceGet GETs a path of the instance on the DSW origin with b,
+// retrying while the instance's server is not listening yet (503).
+func (df *dswFixture) instanceGet(t *testing.T, b *http.Client, id, rest string) response {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp := df.do(t, tok, "GET", df.path("/"+id+"/proxy/"+rest), nil)
+		resp := get(t, b, df.dsw.URL+"/i/"+id+"/"+rest)
 		if resp.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			return resp
 		}
@@ -232,8 +293,8 @@ func (df *dswFixture) proxyGet(t *testing.T, tok, id, rest string) response {
 }
 
 // TestDSWBuiltinPageLifecycle: an instance without a command runs the
-// built-in page, reachable through the proxy by its creator only; it
-// stops, starts again as a new attempt, and is deleted.
+// built-in page, served on the DSW origin to its creator only; it stops,
+// starts again as a new attempt, and is deleted.
 func TestDSWBuiltinPageLifecycle(t *testing.T) {
 	df := newDSWFixture(t)
 	j := df.create(t, df.alice, map[string]any{"displayName": "notebook"})
@@ -245,46 +306,45 @@ func TestDSWBuiltinPageLifecycle(t *testing.T) {
 		t.Fatalf("lastActiveAt before any use: %v", j.LastActiveAt)
 	}
 
-	resp := df.proxyGet(t, df.alice, j.ID, "")
+	b := df.open(t, df.alice, j.ID)
+	resp := df.instanceGet(t, b, j.ID, "")
 	if resp.status != http.StatusOK || !strings.Contains(string(resp.body), "DSW instance "+j.ID) || !strings.Contains(string(resp.body), "built-in page") ||
 		!strings.Contains(string(resp.body), "ATRIUM_DSW_PORT") {
-		t.Fatalf("proxy /: %d %s", resp.status, resp.body)
+		t.Fatalf("instance /: %d %s", resp.status, resp.body)
 	}
-	if resp = df.proxyGet(t, df.alice, j.ID, "healthz"); resp.status != 200 || !strings.Contains(string(resp.body), `"instanceId":"`+j.ID+`"`) {
-		t.Fatalf("proxy /healthz: %d %s", resp.status, resp.body)
+	if resp = df.instanceGet(t, b, j.ID, "healthz"); resp.status != 200 || !strings.Contains(string(resp.body), `"instanceId":"`+j.ID+`"`) {
+		t.Fatalf("instance /healthz: %d %s", resp.status, resp.body)
 	}
 	if got := df.get(t, df.alice, j.ID); got.LastActiveAt == nil {
-		t.Fatal("lastActiveAt not recorded by a proxied call")
+		t.Fatal("lastActiveAt not recorded by a forwarded call")
 	}
-	// A browser from the console: the session cookie instead of a header
-	// opens the instance; elsewhere in the API a cookie is no credential.
-	withCookie := func(path string) int {
+	// Nothing of the instance is served on the API's origin any more, and
+	// the console's cookie opens no API route.
+	resp = df.do(t, df.alice, "GET", df.path("/"+j.ID+"/proxy/"), nil)
+	if resp.status != http.StatusNotFound || !strings.Contains(resp.problem(t).Detail, "/handoff") {
+		t.Fatalf("the old proxy path: %d %s", resp.status, resp.body)
+	}
+	for _, path := range []string{df.path("/" + j.ID + "/proxy/healthz"), df.path("/" + j.ID), df.path("/" + j.ID + "/handoff")} {
 		req, _ := http.NewRequest("GET", df.srv.URL+path, nil)
 		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: "tok-id." + df.alice})
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		r, err := http.DefaultClient.Do(req)
+		must(t, err)
+		r.Body.Close()
+		if r.StatusCode == http.StatusOK {
+			t.Errorf("GET %s with only the console's cookie: %d", path, r.StatusCode)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if st := withCookie(df.path("/" + j.ID + "/proxy/healthz")); st != http.StatusOK {
-		t.Errorf("proxy with the console's cookie: %d", st)
-	}
-	if st := withCookie(df.path("/" + j.ID)); st != http.StatusUnauthorized {
-		t.Errorf("a non-proxy route with only a cookie: %d", st)
 	}
 
 	// Another developer: a PRIVATE instance does not exist for them.
-	if resp = df.do(t, df.bob, "GET", df.path("/"+j.ID+"/proxy/"), nil); resp.status != http.StatusNotFound {
-		t.Fatalf("bob's proxy call: %d %s", resp.status, resp.body)
+	if resp = df.do(t, df.bob, "POST", df.path("/"+j.ID+"/handoff"), nil); resp.status != http.StatusNotFound {
+		t.Fatalf("bob's handoff: %d %s", resp.status, resp.body)
 	}
 	// PUBLIC: bob sees it but may not use it.
 	if resp = df.do(t, df.alice, "PUT", df.path("/"+j.ID), map[string]any{"accessibility": "PUBLIC"}); resp.status != 200 {
 		t.Fatalf("publish: %d %s", resp.status, resp.body)
 	}
-	if resp = df.do(t, df.bob, "GET", df.path("/"+j.ID+"/proxy/"), nil); resp.status != http.StatusForbidden || resp.problem(t).Permission != dswProxyCode {
-		t.Fatalf("bob's proxy call on a PUBLIC instance: %d %s", resp.status, resp.body)
+	if resp = df.do(t, df.bob, "POST", df.path("/"+j.ID+"/handoff"), nil); resp.status != http.StatusForbidden || resp.problem(t).Permission != dswOpenCode {
+		t.Fatalf("bob's handoff to a PUBLIC instance: %d %s", resp.status, resp.body)
 	}
 	// DLC routes do not serve DSW instances, nor the other way round.
 	if resp = df.do(t, df.alice, "GET", "/api/v1/workspaces/"+df.ws.ID+"/jobs/"+j.ID, nil); resp.status != http.StatusNotFound {
@@ -303,12 +363,17 @@ func TestDSWBuiltinPageLifecycle(t *testing.T) {
 	if stopped.ReasonCode != atrium.ReasonStoppedByUser || stopped.FinishedAt == nil {
 		t.Fatalf("stopped: %s %s", stopped.ReasonCode, stopped.ReasonMessage)
 	}
-	if resp = df.do(t, df.alice, "GET", df.path("/"+j.ID+"/proxy/"), nil); resp.status != http.StatusConflict {
-		t.Fatalf("proxy on a stopped instance: %d %s", resp.status, resp.body)
+	if resp = df.do(t, df.alice, "POST", df.path("/"+j.ID+"/handoff"), nil); resp.status != http.StatusConflict {
+		t.Fatalf("handoff to a stopped instance: %d %s", resp.status, resp.body)
+	}
+	if resp = get(t, b, df.dsw.URL+"/i/"+j.ID+"/"); resp.status != http.StatusConflict || !strings.Contains(string(resp.body), "Stopped") {
+		t.Fatalf("a session on a stopped instance: %d %s", resp.status, resp.body)
 	}
 	if resp = df.do(t, df.alice, "DELETE", df.path("/"+j.ID), nil); resp.status != 204 {
-		// Deleting is allowed once stopped; recreate the case below instead.
 		t.Fatalf("delete stopped: %d %s", resp.status, resp.body)
+	}
+	if resp = get(t, b, df.dsw.URL+"/i/"+j.ID+"/"); resp.status != http.StatusNotFound {
+		t.Fatalf("a session on a deleted instance: %d %s", resp.status, resp.body)
 	}
 
 	j = df.create(t, df.alice, map[string]any{})
@@ -316,6 +381,7 @@ func TestDSWBuiltinPageLifecycle(t *testing.T) {
 	if resp = df.do(t, df.alice, "POST", df.path("/"+j.ID+"/start"), nil); resp.status != http.StatusConflict {
 		t.Fatalf("start a running instance: %d %s", resp.status, resp.body)
 	}
+	b = df.open(t, df.alice, j.ID)
 	if resp = df.do(t, df.alice, "POST", df.path("/"+j.ID+"/stop"), nil); resp.status != 200 {
 		t.Fatalf("stop: %d %s", resp.status, resp.body)
 	}
@@ -330,8 +396,9 @@ func TestDSWBuiltinPageLifecycle(t *testing.T) {
 	if again.Attempt != 2 || again.Pods[0].Endpoint == "" || again.StartedAt == nil || !again.StartedAt.After(*first.StartedAt) {
 		t.Fatalf("restarted: attempt %d pods %+v startedAt %v (first %v)", again.Attempt, again.Pods, again.StartedAt, first.StartedAt)
 	}
-	if resp = df.proxyGet(t, df.alice, j.ID, ""); resp.status != 200 || !strings.Contains(string(resp.body), j.ID) {
-		t.Fatalf("proxy after restart: %d %s", resp.status, resp.body)
+	// The session outlives a restart: it is the user's, not the process's.
+	if resp = df.instanceGet(t, b, j.ID, ""); resp.status != 200 || !strings.Contains(string(resp.body), j.ID) {
+		t.Fatalf("instance after restart: %d %s", resp.status, resp.body)
 	}
 	if resp = df.do(t, df.alice, "DELETE", df.path("/"+j.ID), nil); resp.status != http.StatusConflict {
 		t.Fatalf("delete a running instance: %d %s", resp.status, resp.body)
@@ -345,32 +412,39 @@ func TestDSWBuiltinPageLifecycle(t *testing.T) {
 }
 
 // TestDSWProxyForwarding: path, query and method reach the instance; the
-// caller's credentials do not; an upgrade becomes a two-way stream.
+// browser's Atrium credentials do not; what the instance answers reaches
+// the browser without cookies and under a sandbox; an upgrade becomes a
+// two-way stream.
 func TestDSWProxyForwarding(t *testing.T) {
 	df := newDSWFixture(t)
 	j := df.create(t, df.alice, map[string]any{"command": dispatch.ShellQuote(os.Args[0]) + " dsw-echo", "envs": map[string]string{"MODE": "echo"}})
 	df.waitStatus(t, j.ID, atrium.JobRunning, 20*time.Second)
+	b := df.open(t, df.alice, j.ID)
+	session := sessionValue(t, b, df.dsw.URL, j.ID)
 
-	prefix := df.path("/" + j.ID + "/proxy")
-	req, _ := http.NewRequest("POST", df.srv.URL+prefix+"/api/contents/a%2Fb?type=file&token=abc", strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+df.alice)
-	req.Header.Set("Cookie", "atrium_session=secret; _xsrf=keep")
+	prefix := "/i/" + j.ID
 	var got echoed
+	var resp *http.Response
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.DefaultClient.Do(req)
+		req, _ := http.NewRequest("POST", df.dsw.URL+prefix+"/api/contents/a%2Fb?type=file&token=abc", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+df.alice)
+		// The console's cookies reach this origin when it is another port
+		// of the console's host: the browser sends them along.
+		req.Header.Set("Cookie", SessionCookie+"=tok-id."+df.alice+"; _xsrf=keep; "+dswCookie+"="+session)
+		var err error
+		resp, err = http.DefaultClient.Do(req)
 		must(t, err)
-		b, _ := io.ReadAll(resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
-			req.Body = io.NopCloser(strings.NewReader("{}"))
 			continue
 		}
 		if resp.StatusCode != 200 {
-			t.Fatalf("proxied POST: %d %s", resp.StatusCode, b)
+			t.Fatalf("forwarded POST: %d %s", resp.StatusCode, body)
 		}
-		must(t, json.Unmarshal(b, &got))
+		must(t, json.Unmarshal(body, &got))
 		break
 	}
 	if got.Method != "POST" || got.Path != "/api/contents/a/b" || got.RawPath != "/api/contents/a%2Fb" || got.Query != "type=file&token=abc" {
@@ -382,26 +456,40 @@ func TestDSWProxyForwarding(t *testing.T) {
 	if got.Header.Get("X-Forwarded-Prefix") != prefix || got.Header.Get("X-Forwarded-For") == "" {
 		t.Errorf("forwarding headers: %v", got.Header)
 	}
+	// The answer: no cookie and no clearing of them; a sandbox without
+	// allow-same-origin (an opaque origin), next to the instance's own policy.
+	if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 || resp.Header.Get("Clear-Site-Data") != "" {
+		t.Errorf("the instance's cookies reach the browser: Set-Cookie %q, Clear-Site-Data %q", sc, resp.Header.Get("Clear-Site-Data"))
+	}
+	csp := resp.Header.Values("Content-Security-Policy")
+	if len(csp) != 2 || csp[0] != "img-src 'self'" || !strings.HasPrefix(csp[1], "sandbox allow-scripts allow-forms") ||
+		strings.Contains(csp[1], "allow-same-origin") || !strings.Contains(csp[1], "frame-ancestors 'self'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	if xfo := resp.Header.Get("X-Frame-Options"); xfo != "SAMEORIGIN" {
+		t.Errorf("X-Frame-Options %q", xfo)
+	}
 	// Proxied calls are not operations of their own.
-	logs, _, err := df.store.FindOperationLogs(context.Background(), atrium.OperationLogFilter{WorkspaceID: &df.ws.ID, Action: dswProxyCode})
+	logs, _, err := df.store.FindOperationLogs(context.Background(), atrium.OperationLogFilter{WorkspaceID: &df.ws.ID, Action: dswOpenCode})
 	must(t, err)
-	if len(logs) != 0 {
-		t.Errorf("proxied calls in the operation log: %d", len(logs))
+	if len(logs) != 1 || !strings.Contains(logs[0].Target, j.ID) {
+		t.Errorf("the operation log has %d lines for %s, want the one handoff: %+v", len(logs), dswOpenCode, logs)
 	}
 
-	// An upgrade through the proxy: raw HTTP/1.1, then lines both ways.
-	conn, err := net.Dial("tcp", df.srv.Listener.Addr().String())
+	// An upgrade through the DSW origin with the session: raw HTTP/1.1,
+	// then lines both ways.
+	conn, err := net.Dial("tcp", df.dsw.Listener.Addr().String())
 	must(t, err)
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET %s/ws HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-		prefix, df.srv.Listener.Addr(), df.alice)
+	fmt.Fprintf(conn, "GET %s/ws HTTP/1.1\r\nHost: %s\r\nCookie: %s=%s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+		prefix, df.dsw.Listener.Addr(), dswCookie, session)
 	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
+	up, err := http.ReadResponse(br, nil)
 	must(t, err)
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("upgrade: %d %s", resp.StatusCode, b)
+	if up.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(up.Body)
+		t.Fatalf("upgrade: %d %s", up.StatusCode, body)
 	}
 	for _, msg := range []string{"hello", "again"} {
 		fmt.Fprintf(conn, "%s\n", msg)

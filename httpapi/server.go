@@ -50,6 +50,9 @@ type Server struct {
 	// Runtime is what jobs run in, RuntimeProcess (the default) or
 	// RuntimeContainer; GET /api/v1/server tells users.
 	Runtime string
+	// DSW is the origin that serves DSW instances (NewDSWOrigin sets it);
+	// nil when this server serves none (handoffs are then unavailable).
+	DSW *DSWOrigin
 
 	routes   []*route
 	mux      *http.ServeMux
@@ -100,6 +103,14 @@ func NewServer(store atrium.Store, logger *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	// Instances were once forwarded here, on the console's origin; they
+	// are served only by the DSW origin now, reached through a handoff.
+	s.mux.HandleFunc("/api/v1/workspaces/{workspaceId}/dsw-instances/{instanceId}/proxy/", func(w http.ResponseWriter, r *http.Request) {
+		reqID := atrium.NewID(atrium.PrefixRequest)
+		w.Header().Set("X-Request-Id", reqID)
+		writeProblem(w, atrium.Errorf(atrium.ENOTFOUND, "DSW instances are no longer served under the API: POST …/dsw-instances/%s/handoff for a one-time link to the DSW origin (the console's Open button and 'atrium dsw open' do it)",
+			r.PathValue("instanceId")), reqID)
+	})
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		reqID := atrium.NewID(atrium.PrefixRequest)
 		w.Header().Set("X-Request-Id", reqID)
@@ -144,9 +155,6 @@ type route struct {
 	self bool
 	// stream: the handler writes the response body itself (logs).
 	stream bool
-	// proxy: the handler forwards the request (DSW proxy): any query is
-	// the target's, and only failures land in the operation log.
-	proxy bool
 	// body documents a non-JSON request body (a YAML job spec).
 	body string
 	// alt documents other success answers by status (a dry run's 200).
@@ -230,8 +238,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection (the DSW
-// proxy hijacks it for WebSocket upgrades).
+// Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Flush() {
@@ -297,7 +304,7 @@ func (s *Server) serve(c *call) (any, error) {
 	if err := s.authenticate(c); err != nil {
 		return nil, err
 	}
-	if err := checkQuery(c.r, rt); err != nil && !rt.proxy {
+	if err := checkQuery(c.r, rt); err != nil {
 		return nil, err
 	}
 	c.sub = authz.Subject{UserID: c.user.ID, PlatformRoles: c.user.PlatformRoles}
@@ -372,7 +379,7 @@ func (s *Server) logOutcome(c *call, err error) {
 		return
 	}
 	mutating := c.r.Method != http.MethodGet
-	if err == nil && (!mutating || c.audit.Recorded || c.rt.proxy) {
+	if err == nil && (!mutating || c.audit.Recorded) {
 		return
 	}
 	if err != nil && !c.denied && !mutating {

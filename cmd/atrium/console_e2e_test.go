@@ -161,20 +161,27 @@ func (tb *tab) consoleClean() {
 	}
 }
 
-// TestConsoleInChromium drives the console in headless Chromium against the
-// real binary: a ResourceAdmin signs in, creates a workspace, adds members,
-// dry-runs and submits a job from YAML and watches it succeed with its log
-// line; an Operator approves a model version; a Guest is offered no button
-// that writes. Screenshots land in the artifacts directory.
-func TestConsoleInChromium(t *testing.T) {
+// startAdminServer starts a server that runs jobs on this host and returns
+// it with an API client of its bootstrap admin.
+func startAdminServer(t *testing.T) (*server, *httpapi.Client) {
+	t.Helper()
 	dataDir := t.TempDir()
 	s := startServer(t, nil, "--data-dir", dataDir, "--local-capacity", "cpu=4,memory=8Gi")
 	raw, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, httpapi.NewClient(s.url, strings.TrimSpace(string(raw)))
+}
+
+// TestConsoleInChromium drives the console in headless Chromium against the
+// real binary: a ResourceAdmin signs in, creates a workspace, adds members,
+// dry-runs and submits a job from YAML and watches it succeed with its log
+// line; an Operator approves a model version; a Guest is offered no button
+// that writes. Screenshots land in the artifacts directory.
+func TestConsoleInChromium(t *testing.T) {
+	s, admin := startAdminServer(t)
 	ctx := context.Background()
-	admin := httpapi.NewClient(s.url, strings.TrimSpace(string(raw)))
 	const pw = "console-e2e-password"
 	for name, roles := range map[string][]string{"lead": {"ResourceAdmin"}, "dana": nil, "otto": nil, "gus": nil} {
 		if _, err := admin.CreateUser(ctx, httpapi.CreateUserRequest{Name: name, Password: pw, PlatformRoles: roles}); err != nil {

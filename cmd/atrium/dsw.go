@@ -1,7 +1,7 @@
 package main
 
 // atrium dsw …: DSW instances (SPEC §4), long-running interactive
-// environments reached through Atrium's proxy.
+// environments served on the DSW origin, apart from the console.
 
 import (
 	"encoding/json"
@@ -26,11 +26,12 @@ func newDSWCmd(c *cli) *cobra.Command {
 environments (a notebook, TensorBoard, a shell server) with an image,
 resources and a command that listens on $ATRIUM_DSW_PORT. Without a command
 the instance serves Atrium's built-in page. An instance queues in its quota
-and is started by the scheduler like a job; 'atrium dsw open' prints the
-address through which Atrium forwards HTTP and WebSocket traffic to it.
+and is started by the scheduler like a job; 'atrium dsw open' prints a
+one-time link that opens it in a browser. Instances are served on the
+server's DSW origin (atrium serve --dsw-addr), never on the console's.
 
-An instance with an idleTimeout stops by itself when nobody used it through
-its proxy for that long; 'atrium dsw start' brings a stopped one back.
+An instance with an idleTimeout stops by itself when nobody used it for
+that long; 'atrium dsw start' brings a stopped one back.
 
 Instances are named by their id (dsw-…), as 'atrium dsw list' shows it.`,
 	}
@@ -57,7 +58,7 @@ maxRunningTime; or give the common fields as flags. The command should
 listen on $ATRIUM_DSW_PORT (also in $PORT); without one the instance serves
 Atrium's built-in page.
 
---wait waits until the instance runs and prints its proxy address.`,
+--wait waits until the instance runs.`,
 		Example: `  atrium dsw create --image python:3.12 --cpu 2 --memory 4Gi --idle-timeout 30m \
       --command 'python3 -m http.server $ATRIUM_DSW_PORT --bind 127.0.0.1'
   atrium dsw create --image python:3.12 --cpu 1 --memory 1Gi --wait
@@ -126,10 +127,10 @@ Atrium's built-in page.
 			}
 			return s.print(j, func(w io.Writer) {
 				if j.Status == atrium.JobRunning {
-					fmt.Fprintf(w, "DSW instance %s is Running: %s\n", j.ID, s.client.DSWProxyURL(ws, j.ID))
+					fmt.Fprintf(w, "DSW instance %s is Running; 'atrium dsw open %s' prints a one-time link to it\n", j.ID, j.ID)
 					return
 				}
-				fmt.Fprintf(w, "created DSW instance %s (%s: %s); 'atrium dsw open %s' prints its address once it runs\n",
+				fmt.Fprintf(w, "created DSW instance %s (%s: %s); 'atrium dsw open %s' prints a link to it once it runs\n",
 					j.ID, j.Status, reasonText(j), j.ID)
 			})
 		}),
@@ -146,10 +147,10 @@ Atrium's built-in page.
 	f.StringArrayVar(&envs, "env", nil, "environment variable KEY=VALUE (repeatable)")
 	f.StringVar(&quota, "quota", "", "quota (id or name; default: the workspace's)")
 	f.IntVar(&priority, "priority", 0, "priority 1–9 (default: the workspace's)")
-	f.StringVar(&idle, "idle-timeout", "", "stop when unused through the proxy for this long, e.g. 30m")
+	f.StringVar(&idle, "idle-timeout", "", "stop when unused for this long, e.g. 30m")
 	f.StringVar(&maxRun, "max-running-time", "", "stop after running this long, e.g. 8h")
 	f.BoolVar(&public, "public", false, "make the instance PUBLIC (visible to every member; still usable only by you, Operators and Admins)")
-	f.BoolVar(&wait, "wait", false, "wait until the instance runs and print its proxy address")
+	f.BoolVar(&wait, "wait", false, "wait until the instance runs")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml", "json")
 	return cmd
 }
@@ -225,8 +226,9 @@ func newDSWGetCmd(c *cli) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID",
 		Short: "Show a DSW instance",
-		Long: `Show a DSW instance's status, reason, resources, idle timeout, last use
-and proxy address; -o json prints it as the API returns it.`,
+		Long: `Show a DSW instance's status, reason, resources, idle timeout and last
+use; -o json prints it as the API returns it. 'atrium dsw open' prints a
+link that opens a running one.`,
 		Example: `  atrium dsw get dsw-4kq2m7xw3a5bcdef
   atrium dsw get dsw-4kq2m7xw3a5bcdef -o json`,
 		Args:              cobra.ExactArgs(1),
@@ -251,7 +253,7 @@ and proxy address; -o json prints it as the API returns it.`,
 					kv(w, "Image", j.Spec.JobSpecs[0].Image, "Command", orDash(j.Spec.Command))
 				}
 				if j.Status == atrium.JobRunning {
-					kv(w, "Proxy", s.client.DSWProxyURL(ws, j.ID))
+					kv(w, "Open", "atrium dsw open "+j.ID)
 				}
 			})
 		}),
@@ -355,13 +357,17 @@ func newDSWLogsCmd(c *cli) *cobra.Command {
 func newDSWOpenCmd(c *cli) *cobra.Command {
 	return &cobra.Command{
 		Use:   "open ID",
-		Short: "Print the proxy address of a running DSW instance",
-		Long: `Print the address through which Atrium forwards HTTP and WebSocket traffic to
-the instance's port. Requests need your token ('Authorization: Bearer …');
-only the instance's creator, Operators and Admins may use it. The instance
-must be Running.`,
+		Short: "Print a one-time link that opens a running DSW instance in a browser",
+		Long: `Print a link that opens the instance in a browser, on the server's DSW
+origin (where instances are served, apart from the console and the API).
+The link works once, within 60 seconds: opening it signs that browser in
+to this one instance for 8 hours. Only the instance's creator, Operators
+and Admins may open it, and it must be Running.
+
+Scripts can follow the link with a cookie jar, e.g.
+  curl -c jar -b jar -L "$(atrium dsw open ID)"`,
 		Example: `  atrium dsw open dsw-4kq2m7xw3a5bcdef
-  curl -H "Authorization: Bearer $ATRIUM_TOKEN" "$(atrium dsw open dsw-4kq2m7xw3a5bcdef)"`,
+  xdg-open "$(atrium dsw open dsw-4kq2m7xw3a5bcdef)"`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: c.completeDSW,
 		RunE: c.run(func(s *session, args []string) error {
@@ -369,16 +375,13 @@ must be Running.`,
 			if err != nil {
 				return err
 			}
-			j, err := s.client.GetDSW(s.ctx, ws, args[0])
-			if err != nil {
+			h, err := s.client.OpenDSW(s.ctx, ws, args[0])
+			if httpapi.IsProblem(err, atrium.ECONFLICT) {
+				return &hintError{msg: err.Error(), hint: "an instance opens while it is Running; 'atrium dsw start " + args[0] + "' starts a stopped one"}
+			} else if err != nil {
 				return err
 			}
-			if j.Status != atrium.JobRunning {
-				return &hintError{msg: fmt.Sprintf("DSW instance %s is %s (%s)", j.ID, j.Status, reasonText(j)),
-					hint: "its proxy answers while it is Running; 'atrium dsw start " + j.ID + "' starts a stopped one"}
-			}
-			u := s.client.DSWProxyURL(ws, j.ID)
-			return s.print(map[string]string{"instanceId": j.ID, "url": u}, func(w io.Writer) { fmt.Fprintln(w, u) })
+			return s.print(h, func(w io.Writer) { fmt.Fprintln(w, h.URL) })
 		}),
 	}
 }

@@ -66,6 +66,12 @@ func newJobEnv(t *testing.T) *jobEnv {
 	api := httpapi.NewServer(store, nil)
 	api.Jobs = &jobRuntime{loop: loop, executors: exs}
 	ts := httptest.NewServer(api)
+	dsw := httptest.NewUnstartedServer(nil)
+	if dsw.Config.Handler, err = httpapi.NewDSWOrigin(api, httpapi.DSWOriginConfig{URL: "http://" + dsw.Listener.Addr().String(),
+		Key: []byte("0123456789abcdef")}); err != nil {
+		t.Fatal(err)
+	}
+	dsw.Start()
 	t.Cleanup(func() {
 		// The loop first, so it starts nothing more; then every attempt
 		// of every job, so no process outlives the test.
@@ -78,6 +84,7 @@ func newJobEnv(t *testing.T) *jobEnv {
 			}
 		}
 		ts.Close()
+		dsw.Close()
 		store.Close()
 	})
 	e := &jobEnv{testEnv: &testEnv{t: t, url: ts.URL, token: tok, tokenFile: filepath.Join(dir, "admin.token"),

@@ -107,7 +107,7 @@ func startJobs(ctx context.Context, db atrium.Store, dataDir string, pods *podLa
 	exs := map[string]executor.Executor{atrium.BackendLocal: lx}
 	if _, err := exec.LookPath("sbatch"); err == nil {
 		// Slurm is optional: a problem with it must not keep Atrium down.
-		if sx, err := slurm.New(slurm.Config{WorkDir: envOr("ATRIUM_SLURM_WORK_DIR", filepath.Join(dataDir, "slurm"))}, logger.With("executor", "slurm")); err != nil {
+		if sx, err := slurm.New(slurm.Config{WorkDir: envOr("ATRIUM_SLURM_WORK_DIR", pods.slurmDir())}, logger.With("executor", "slurm")); err != nil {
 			logger.Warn("slurm executor disabled", "err", err)
 		} else {
 			exs[atrium.BackendSlurm] = sx

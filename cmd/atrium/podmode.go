@@ -57,6 +57,10 @@ func (p *podLayout) runsDir() string { return filepath.Join(p.dir, "pipeline-run
 // after the jobs end.
 func (p *podLayout) outputsDir() string { return filepath.Join(p.dir, "outputs") }
 
+// slurmDir is the Slurm jobs' default work directory: the accounts they
+// run as pass through the pod directory, never into the data directory.
+func (p *podLayout) slurmDir() string { return filepath.Join(p.dir, "slurm") }
+
 // codeDir holds the jobs' code source checkouts (<job>), read-only.
 func (p *podLayout) codeDir() string { return filepath.Join(p.dir, "code") }
 

@@ -35,6 +35,7 @@ type serveConfig struct {
 	notify        notifyConfig
 	runtime       runtimeConfig
 	pods          podConfig
+	dsw           dswConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -42,8 +43,17 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Atrium server",
-		Long: `Run the Atrium server: the REST API under /api/v1, /healthz, /readyz and
-/metrics.
+		Long: `Run the Atrium server: the REST API under /api/v1, the web console,
+/healthz, /readyz and /metrics on --addr, and the DSW origin on --dsw-addr.
+
+The DSW origin serves notebook (DSW) instances apart from the console, so an
+instance's page can never act as the person viewing it. The console's Open
+button and 'atrium dsw open' send a browser there with a one-time link.
+Give --dsw-url when browsers reach it elsewhere than http://<dsw-addr>
+(behind a TLS proxy, or on a host name of its own). Instance pages run
+sandboxed, without an origin, so only self-contained pages work; for
+Jupyter-like pages give the DSW origin a domain whose cookies the console
+never sees and --dsw-same-origin (docs/operations.md).
 
 By default the data lives in an embedded SQLite database in --data-dir; give
 --database-url postgres://… to use PostgreSQL instead. On the first start with
@@ -77,6 +87,7 @@ can read its data directory.`,
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	addNotifyFlags(f, &cfg.notify)
 	addPodFlags(f, &cfg.pods)
+	addDSWFlags(f, &cfg.dsw)
 	f.StringVar(&cfg.logLevel, "log-level", envOr("ATRIUM_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	return cmd
 }
@@ -138,7 +149,6 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	defer jobs.stop()
 
-
 	api := httpapi.NewServer(db, logger)
 	api.Jobs, api.Secrets = jobs, box
 	api.Runtime = httpapi.RuntimeProcess // said by GET /api/v1/server and the console's banner
@@ -183,6 +193,11 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer alerts.Stop()
+	stopDSW, err := startDSWOrigin(api, key, cfg.dsw, cfg.addr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopDSW()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -126,16 +126,36 @@ func TestServeProcessMode(t *testing.T) {
 			_, logs := s.callRaw(t, eve, "GET", path+"/logs", "")
 			t.Fatalf("instance %s (%v):\n%v", j["status"], j["reasonMessage"], logs["raw"])
 		}
+		// Through the DSW origin, entered with a one-time link.
+		st, h := s.call(t, eve, "POST", path+"/handoff", nil)
+		link, _ := h["url"].(string)
+		if st >= 300 || link == "" {
+			t.Fatalf("handoff: %d %v", st, h)
+		}
+		jar, _ := cookiejar.New(nil)
+		nb := &http.Client{Jar: jar}
+		resp, err := nb.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		base := strings.TrimSuffix(resp.Request.URL.String(), "/") // the instance's root, after the redirect
 		var st2 int
 		var body map[string]any
 		for range 100 {
-			if st2, body = s.call(t, eve, "GET", path+"/proxy/healthz", nil); st2 == 200 {
-				break
+			if resp, err := nb.Get(base + "/healthz"); err == nil {
+				st2 = resp.StatusCode
+				body = nil
+				_ = json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				if st2 == 200 {
+					break
+				}
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 		if st2 != 200 || body["instanceId"] != j["jobId"] {
-			t.Fatalf("the page through the proxy: %d %v", st2, body)
+			t.Fatalf("the page through the DSW origin: %d %v", st2, body)
 		}
 		if st, out := s.call(t, eve, "POST", path+"/stop", nil); st >= 300 {
 			t.Errorf("stop: %d %v", st, out)

@@ -92,7 +92,8 @@ func freeAddr(t *testing.T) string {
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(atriumBinary(t), append([]string{"serve", "--addr", addr}, withPodDir(t, env, args)...)...)
+	// The DSW origin on a free port too, so servers of parallel tests never meet.
+	cmd := exec.Command(atriumBinary(t), append([]string{"serve", "--addr", addr, "--dsw-addr", "127.0.0.1:0"}, withPodDir(t, env, args)...)...)
 	cmd.Env = append(os.Environ(), env...)
 	s := &server{cmd: cmd, url: "http://" + addr, stderr: &lockedBuffer{}}
 	cmd.Stderr = s.stderr
@@ -336,7 +337,7 @@ func TestServeEnvAndBadFlags(t *testing.T) {
 func startServerAt(t *testing.T, addr string, env []string) *server {
 	t.Helper()
 	cmd := exec.Command(atriumBinary(t), "serve")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "ATRIUM_DSW_ADDR=127.0.0.1:0"), env...)
 	s := &server{cmd: cmd, url: "http://" + addr, stderr: &lockedBuffer{}}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {

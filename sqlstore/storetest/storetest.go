@@ -107,6 +107,9 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
 
+		{"DSWHandoffs", testDSWHandoffs},
+		{"DSWHandoffConcurrent", testDSWHandoffConcurrent},
+
 		{"Pipelines", testPipelines},
 		{"PipelineRuns", testPipelineRuns},
 		{"PipelineRunConcurrent", testPipelineRunConcurrent},
