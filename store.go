@@ -16,6 +16,7 @@ type Store interface {
 	AlertService
 	PipelineService
 	LeaseService
+	RegistryService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
