@@ -192,25 +192,6 @@ func (p *podman) imageUser(ctx context.Context, image string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// ensureImage makes image present in the local store, pulling it when
-// missing; the error is an executor.ImagePullError's cause.
-func (p *podman) ensureImage(ctx context.Context, image string) error {
-	if _, err := p.run(ctx, "image", "exists", image); err == nil {
-		return nil
-	}
-	if strings.HasPrefix(image, "localhost/") {
-		return errors.New("not in the local image store (images named localhost/… are never pulled)")
-	}
-	if _, err := p.run(ctx, "pull", "--quiet", image); err != nil {
-		var pe *podmanError
-		if errors.As(err, &pe) {
-			return errors.New(pe.msg)
-		}
-		return err
-	}
-	return nil
-}
-
 // rlimitFlags passes this process's own limits to the container: podman's
 // defaults (nofile 1048576…) fail where the hard limits are lower.
 func rlimitFlags() []string {
