@@ -17,6 +17,7 @@ type Store interface {
 	PipelineService
 	LeaseService
 	DSWHandoffService
+	RegistryService
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

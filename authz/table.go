@@ -146,6 +146,14 @@ var table = rows(
 		pf("Quota:GetQuota", "Read any quota and its usage", g(All, ra)),
 		pf("Quota:UpdateQuota", "Change a quota or offer it to workspaces", g(All, ra)),
 		pf("Quota:DeleteQuota", "Delete a quota", g(All, ra)),
+		// Image registries: ResourceAdmin registers them with credentials;
+		// every signed-in user may list names and hosts (to name images),
+		// never credentials.
+		pf("Registry:CreateRegistry", "Register an image registry and its pull credentials", g(All, ra)),
+		pf("Registry:ListRegistries", "List image registries: names and hosts, never credentials", g(All, Authenticated)),
+		pf("Registry:GetRegistry", "Read an image registry (hasPassword, never the password)", g(All, ra)),
+		pf("Registry:UpdateRegistry", "Change an image registry or its credentials", g(All, ra)),
+		pf("Registry:DeleteRegistry", "Delete an image registry", g(All, ra)),
 		pf("Platform:GetConfig", "Read the platform configuration", g(All, ra)),
 		pf("Platform:UpdateConfig", "Change the platform configuration (SMTP…)", g(All, ra)),
 	},

@@ -28,6 +28,8 @@ type world struct {
 	rg, spareRG       *atrium.ResourceGroup
 	quota, spareQuota *atrium.Quota
 	spareNode         string
+	// registry is a platform-wide image registry without credentials.
+	registry *atrium.Registry
 
 	// Jobs (see jobWorld): the caller's own PRIVATE queued and finished
 	// jobs, another member's PRIVATE and PUBLIC queued jobs.
@@ -91,6 +93,7 @@ func (f *fixture) newWorld(t *testing.T, users map[string]*subject, n int) *worl
 	}
 	w := &world{ws: ws, victim: ms[len(ms)-1], victimTok: victimTok, subjects: users, otherToken: toks[0].ID}
 	f.computeWorld(t, w, n)
+	f.registryWorld(t, w, n)
 	return w
 }
 
@@ -210,7 +213,7 @@ func platform(ok int) func(*subject) int {
 func anyone(ok int) func(*subject) int { return func(*subject) int { return ok } }
 
 func matrixCases() []matrixCase {
-	return append(append(append(append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...), assetMatrixCases()...), eventMatrixCases()...), append(append(alertMatrixCases(), sqlMatrixCases()...), pipelineMatrixCases()...)...)
+	return append(append(append(append(append(baseMatrixCases(), jobMatrixCases()...), dswMatrixCases()...), assetMatrixCases()...), eventMatrixCases()...), append(append(append(alertMatrixCases(), sqlMatrixCases()...), pipelineMatrixCases()...), registryMatrixCases()...)...)
 }
 
 func baseMatrixCases() []matrixCase {

@@ -221,5 +221,5 @@ func (s *Server) apiRoutes() []*route {
 		{method: "GET", path: ws + "/jobs/{jobId}/logs", code: "DLC:GetJob", status: http.StatusOK, self: true, stream: true,
 			summary: "A job's pod output as text/plain; without pod every pod's lines, prefixed by pod name; follow=true streams until the pods end",
 			query:   []param{{"pod", "one pod, e.g. worker-1"}, {"follow", "true: keep streaming"}}, h: jobLogs},
-	}, append(append(append(dswRoutes(ws), assetRoutes(ws)...), eventRoutes(ws)...), append(append(alertRoutes(ws), sqlRoutes(ws)...), pipelineRoutes(ws)...)...)...)
+	}, append(append(append(dswRoutes(ws), assetRoutes(ws)...), eventRoutes(ws)...), append(append(append(alertRoutes(ws), sqlRoutes(ws)...), pipelineRoutes(ws)...), registryRoutes()...)...)...)
 }

@@ -28,6 +28,7 @@ type testEnv struct {
 	tokenFile string
 	cfgPath   string
 	store     *sqlstore.DB
+	api       *httpapi.Server
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -44,10 +45,11 @@ func newTestEnv(t *testing.T) *testEnv {
 		&atrium.Token{Name: "t", Hash: secret.HashToken(tok)}); err != nil || !ok {
 		t.Fatalf("BootstrapAdmin = %v, %v", ok, err)
 	}
-	ts := httptest.NewServer(httpapi.NewServer(store, nil))
+	api := httpapi.NewServer(store, nil)
+	ts := httptest.NewServer(api)
 	t.Cleanup(ts.Close)
 	e := &testEnv{t: t, url: ts.URL, token: tok, tokenFile: filepath.Join(dir, "admin.token"),
-		cfgPath: filepath.Join(dir, "cfg", "atrium", "config.json"), store: store}
+		cfgPath: filepath.Join(dir, "cfg", "atrium", "config.json"), store: store, api: api}
 	if err := os.WriteFile(e.tokenFile, []byte(tok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

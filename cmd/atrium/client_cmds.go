@@ -13,7 +13,7 @@ func addClientCommands(root *cobra.Command) {
 		newUserCmd(c), newTokenCmd(c), newPermissionsCmd(c), newOplogCmd(c),
 		newResourceGroupCmd(c), newQuotaCmd(c), newJobCmd(c), newDSWCmd(c), newUsageCmd(c),
 		newDatasetCmd(c), newModelCmd(c), newImageCmd(c), newCodeSourceCmd(c), newAlgorithmCmd(c),
-		newAlertRuleCmd(c), newSQLCmd(c), newConnectionCmd(c), newPipelineCmd(c),
+		newAlertRuleCmd(c), newSQLCmd(c), newConnectionCmd(c), newRegistryCmd(c), newPipelineCmd(c),
 		newEventsCmd(c),
 	)
 	// Shell completion: cobra's built-in 'atrium completion bash|zsh|fish|powershell'.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"atrium"
 	"atrium/cluster"
@@ -47,6 +48,10 @@ type runtimeConfig struct {
 	runtime       string // auto, podman or process
 	containerUser string
 	datasetRoots  []string
+	// pullTimeout bounds one image pull (a Go duration).
+	pullTimeout string
+	// credentials answers which registry credentials pull an image.
+	credentials container.CredentialsFunc
 }
 
 // Runtimes for the local resource group.
@@ -64,12 +69,20 @@ func localExecutor(ctx context.Context, dataDir string, pods *podLayout, rc runt
 	if _, _, err := container.ParseUser(rc.containerUser); err != nil {
 		return nil, "", nil, fmt.Errorf("--container-user: %w", err)
 	}
+	pullTimeout := container.DefaultPullTimeout
+	if rc.pullTimeout != "" {
+		d, err := time.ParseDuration(rc.pullTimeout)
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return nil, "", nil, fmt.Errorf("--image-pull-timeout: %q must be a duration from 1s to 24h, such as 10m", rc.pullTimeout)
+		}
+		pullTimeout = d
+	}
 	switch rc.runtime {
 	case runtimeAuto, runtimePodman:
 		rt, err := container.Detect(ctx, "")
 		if err == nil {
 			cx, err := container.New(container.Config{Dir: filepath.Join(dataDir, "containers"), User: rc.containerUser,
-				Logger: logger.With("executor", "container")})
+				Credentials: rc.credentials, PullTimeout: pullTimeout, Logger: logger.With("executor", "container")})
 			if err != nil {
 				return nil, "", nil, err
 			}

@@ -84,6 +84,8 @@ can read its data directory.`,
 		"uid:gid that containers run as when their image's user is root; never 0 (env ATRIUM_CONTAINER_USER)")
 	f.StringSliceVar(&cfg.runtime.datasetRoots, "dataset-root", envList("ATRIUM_DATASET_ROOTS"),
 		"host directory that file:// data sources may name, mounted read-only into containers; repeat for several (env ATRIUM_DATASET_ROOTS, comma-separated)")
+	f.StringVar(&cfg.runtime.pullTimeout, "image-pull-timeout", envOr("ATRIUM_IMAGE_PULL_TIMEOUT", container.DefaultPullTimeout.String()),
+		"give up pulling a job's image after this long and fail the job with ImagePullFailed (env ATRIUM_IMAGE_PULL_TIMEOUT)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("ATRIUM_LOG_FORMAT", "text"), "log format: text or json (env ATRIUM_LOG_FORMAT)")
 	addNotifyFlags(f, &cfg.notify)
 	addPodFlags(f, &cfg.pods)
@@ -142,7 +144,8 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-
+	// Pods pull images with the credentials of the registry registered for their host.
+	cfg.runtime.credentials = registryCredentials(db, box)
 	jobs, err := startJobs(ctx, db, cfg.dataDir, pods, cfg.runtime, box, logger)
 	if err != nil {
 		return err

@@ -75,7 +75,15 @@ type Config struct {
 	// nvidia.com/gpu, assigned GPUs are passed as CDI devices (default
 	// /etc/cdi and /var/run/cdi).
 	CDIDirs []string
-	Logger  *slog.Logger
+	// Credentials, when set, is asked for the registry host of every image
+	// that must be pulled; the server answers from its registered
+	// registries. Without it, or for hosts it does not know, images are
+	// pulled without credentials.
+	Credentials CredentialsFunc
+	// PullTimeout bounds one image pull (default DefaultPullTimeout): a
+	// stuck registry fails the job instead of blocking Start.
+	PullTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Executor runs gangs as podman containers. Like the process executor it
@@ -136,6 +144,7 @@ func New(cfg Config) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStalePullDirs(abs)
 	e := &Executor{cfg: cfg, pm: pm, logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		starting: map[string]bool{}, watching: map[string]bool{}, ooms: map[string]bool{}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -285,7 +294,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 		if img == "" {
 			return executor.Handle{}, &executor.ImagePullError{Image: "(none)", Err: fmt.Errorf("pod %s names no image", p.Name)}
 		}
-		u, err := e.pm.ensureImage(ctx, img)
+		u, err := e.ensureImage(ctx, img)
 		if err != nil {
 			return executor.Handle{}, &executor.ImagePullError{Image: img, Err: err}
 		}

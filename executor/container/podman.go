@@ -134,7 +134,7 @@ func noSuchObject(err error) bool {
 		return false
 	}
 	m := strings.ToLower(pe.msg)
-	return strings.Contains(m, "no such") || strings.Contains(m, "not found") || strings.Contains(m, "does not exist")
+	return strings.Contains(m, "no such") || strings.Contains(m, "not found") || strings.Contains(m, "not known") || strings.Contains(m, "does not exist")
 }
 
 func lastLine(s string) string {
@@ -183,30 +183,8 @@ func (p *podman) inspect(ctx context.Context, names []string) (map[string]inspec
 	return m, nil
 }
 
-// ensureImage makes image present in the local store, pulling it when
-// missing, and returns its configured user ("" when it runs as root); the
-// error is an executor.ImagePullError's cause.
-func (p *podman) ensureImage(ctx context.Context, image string) (string, error) {
-	user, err := p.imageUser(ctx, image)
-	if err == nil || !noSuchObject(err) {
-		return user, err
-	}
-	if image == "host" {
-		return "", errors.New(`"host" runs a pod on the host itself, which this server does not do: it runs pods in containers, so name an OCI image`)
-	}
-	if strings.HasPrefix(image, "localhost/") {
-		return "", errors.New("not in the local image store (images named localhost/… are never pulled)")
-	}
-	if _, err := p.run(ctx, "pull", "--quiet", image); err != nil {
-		var pe *podmanError
-		if errors.As(err, &pe) {
-			return "", errors.New(pe.msg)
-		}
-		return "", err
-	}
-	return p.imageUser(ctx, image)
-}
-
+// imageUser returns the image's configured user ("" when it runs as
+// root); a missing image is a noSuchObject error.
 func (p *podman) imageUser(ctx context.Context, image string) (string, error) {
 	out, err := p.run(ctx, "image", "inspect", "--format", "{{.Config.User}}", image)
 	if err != nil {

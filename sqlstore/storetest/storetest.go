@@ -104,6 +104,9 @@ func Run(t *testing.T, open func(t *testing.T) atrium.Store) {
 		{"Deliveries", testDeliveries},
 		{"ClaimConcurrent", testClaimConcurrent},
 
+		{"Registries", testRegistries},
+		{"RegistryAudit", testRegistryAudit},
+
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
 
