@@ -23,7 +23,6 @@ package container
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,7 @@ import (
 	"time"
 
 	"atrium/executor"
+	"atrium/executor/internal/statefile"
 )
 
 // Name is the backend the executor serves: the local resource group.
@@ -342,7 +342,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	for _, n := range names {
 		e.watch(n)
 	}
-	if err := writeFileAtomic(filepath.Join(final, startedFile), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+	if err := statefile.Stamp(filepath.Join(final, startedFile)); err != nil {
 		return fail(err)
 	}
 	e.logger.Info("started gang", "job", t.JobID, "attempt", t.Attempt, "pods", len(t.Pods), "network", net)
@@ -431,7 +431,7 @@ func safeName(s string) bool {
 // prepare writes the attempt directory: the task, and per pod a working
 // directory owned by the pod's user and the log file.
 func (e *Executor) prepare(final string, t executor.Task, users map[string]string) error {
-	if err := writeJSON(filepath.Join(final, taskFile), t); err != nil {
+	if err := statefile.WriteJSON(filepath.Join(final, taskFile), t); err != nil {
 		return err
 	}
 	for _, p := range t.Pods {
@@ -625,7 +625,7 @@ func (e *Executor) attempt(h executor.Handle) (executor.Task, error) {
 	}
 	dir := filepath.Join(e.cfg.Dir, h.JobID, strconv.Itoa(h.Attempt))
 	var t executor.Task
-	if err := readJSON(filepath.Join(dir, taskFile), &t); errors.Is(err, fs.ErrNotExist) {
+	if err := statefile.ReadJSON(filepath.Join(dir, taskFile), &t); errors.Is(err, fs.ErrNotExist) {
 		return t, fmt.Errorf("container: attempt %d of job %s: %w", h.Attempt, h.JobID, executor.ErrNotFound)
 	} else if err != nil {
 		return t, err
@@ -658,7 +658,7 @@ func (e *Executor) Inspect(ctx context.Context, h executor.Handle) ([]executor.P
 		c, ok := found[names[i]]
 		s := executor.PodStatus{Name: p.Name, Node: p.Node}
 		podDir := filepath.Join(dir, p.Name)
-		stopped := modTime(filepath.Join(podDir, stoppedFile))
+		stopped := statefile.ModTime(filepath.Join(podDir, stoppedFile))
 		switch {
 		case !ok:
 			s.Phase = executor.PodLost
@@ -737,7 +737,7 @@ func (e *Executor) Stop(ctx context.Context, h executor.Handle, grace time.Durat
 		if p.Phase.Done() {
 			continue
 		}
-		if err := writeFileAtomic(filepath.Join(dir, p.Name, stoppedFile), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+		if err := statefile.Stamp(filepath.Join(dir, p.Name, stoppedFile)); err != nil {
 			return err
 		}
 		names = append(names, containerName(t.JobID, t.Attempt, p.Name))
@@ -879,58 +879,7 @@ func (e *Executor) removeAll(ctx context.Context, h executor.Handle) error {
 	return nil
 }
 
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("container: %s: %w", path, err)
-	}
-	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("container: %w", err)
-	}
-	return writeFileAtomic(path, append(b, '\n'))
-}
-
-// writeFileAtomic writes a file that readers see whole or not at all, even
-// across a crash.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-func modTime(path string) time.Time {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
 }

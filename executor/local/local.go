@@ -37,7 +37,6 @@ package local
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +53,7 @@ import (
 	"time"
 
 	"atrium/executor"
+	"atrium/executor/internal/statefile"
 )
 
 // Name is the backend name in handles and resource groups.
@@ -288,7 +288,7 @@ func safeName(s string) bool {
 // prepare fills dir, which will be renamed to final, with the attempt's
 // files, and makes the pods' working directories.
 func (e *Executor) prepare(dir, final string, t executor.Task) error {
-	if err := writeJSON(filepath.Join(dir, taskFile), t); err != nil {
+	if err := statefile.WriteJSON(filepath.Join(dir, taskFile), t); err != nil {
 		return err
 	}
 	if e.workDir != "" {
@@ -325,7 +325,7 @@ func (e *Executor) prepare(dir, final string, t executor.Task) error {
 		if e.workDir != "" {
 			spec.Work = work
 		}
-		if err := writeJSON(filepath.Join(pd, podFile), spec); err != nil {
+		if err := statefile.WriteJSON(filepath.Join(pd, podFile), spec); err != nil {
 			return err
 		}
 	}
@@ -404,7 +404,7 @@ func launch(podDir string, onExit func()) (procRef, error) {
 	st, err := readStat(cmd.Process.Pid)
 	if err == nil {
 		ref := procRef{PID: cmd.Process.Pid, Start: st.Start}
-		if err = writeFileAtomic(filepath.Join(podDir, procFile), []byte(ref.String()+"\n")); err == nil {
+		if err = statefile.Write(filepath.Join(podDir, procFile), []byte(ref.String()+"\n")); err == nil {
 			// Reap it when it ends, so no zombie stays while we run.
 			go func() {
 				_ = cmd.Wait()
@@ -442,7 +442,7 @@ func (e *Executor) attempt(h executor.Handle) (string, []pod, error) {
 	}
 	dir := filepath.Join(e.dir, h.JobID, strconv.Itoa(h.Attempt))
 	var t executor.Task
-	if err := readJSON(filepath.Join(dir, taskFile), &t); errors.Is(err, fs.ErrNotExist) {
+	if err := statefile.ReadJSON(filepath.Join(dir, taskFile), &t); errors.Is(err, fs.ErrNotExist) {
 		return "", nil, fmt.Errorf("local: attempt %d of job %s: %w", h.Attempt, h.JobID, executor.ErrNotFound)
 	} else if err != nil {
 		return "", nil, err
@@ -498,7 +498,7 @@ func (p pod) status() (executor.PodStatus, error) {
 		s.Message = "the pod was never started (Atrium stopped while starting the gang)"
 		return s, nil
 	}
-	s.StartedAt = modTime(filepath.Join(p.dir, procFile))
+	s.StartedAt = statefile.ModTime(filepath.Join(p.dir, procFile))
 	// Checked before the files: the supervisor writes the exit file before
 	// it dies, so once it is dead the file is there or never will be.
 	if p.ref.alive() {
@@ -511,9 +511,9 @@ func (p pod) status() (executor.PodStatus, error) {
 	}
 	if hasCode {
 		s.ExitCode = &code
-		s.FinishedAt = modTime(filepath.Join(p.dir, exitFile))
+		s.FinishedAt = statefile.ModTime(filepath.Join(p.dir, exitFile))
 	}
-	stoppedAt := modTime(filepath.Join(p.dir, stoppedFile))
+	stoppedAt := statefile.ModTime(filepath.Join(p.dir, stoppedFile))
 	switch {
 	case !stoppedAt.IsZero():
 		s.Phase = executor.PodStopped
@@ -578,7 +578,7 @@ func (e *Executor) Stop(ctx context.Context, h executor.Handle, grace time.Durat
 			continue
 		}
 		if p.ref.alive() {
-			if err := writeFileAtomic(filepath.Join(p.dir, stoppedFile), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+			if err := statefile.Stamp(filepath.Join(p.dir, stoppedFile)); err != nil {
 				return err
 			}
 		}
@@ -730,61 +730,6 @@ func (e *Executor) Cleanup(ctx context.Context, h executor.Handle) error {
 
 func readPodSpec(dir string) (podSpec, error) {
 	var s podSpec
-	err := readJSON(filepath.Join(dir, podFile), &s)
+	err := statefile.ReadJSON(filepath.Join(dir, podFile), &s)
 	return s, err
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("local: %s: %w", path, err)
-	}
-	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	return writeFileAtomic(path, append(b, '\n'))
-}
-
-// writeFileAtomic writes a file that readers see whole or not at all, even
-// across a crash.
-func writeFileAtomic(path string, data []byte) error {
-	// A temporary name of its own: the server and the supervisor may both
-	// write the proc file.
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if err = f.Chmod(0o600); err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-func modTime(path string) time.Time {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"atrium/executor/internal/statefile"
 )
 
 // supervisorEnv marks a re-executed binary as a pod supervisor. Its value
@@ -37,13 +39,13 @@ func supervise(dir string) int {
 	// that write; then this copy is what lets a restarted server find us.
 	if st, err := readStat(os.Getpid()); err == nil {
 		ref := procRef{PID: os.Getpid(), Start: st.Start}
-		if err := writeFileAtomic(filepath.Join(dir, procFile), []byte(ref.String()+"\n")); err != nil {
+		if err := statefile.Write(filepath.Join(dir, procFile), []byte(ref.String()+"\n")); err != nil {
 			fmt.Fprintf(os.Stderr, "atrium: recording the pod's process: %v\n", err)
 		}
 	}
 
 	code := runPod(dir)
-	if err := writeFileAtomic(filepath.Join(dir, exitFile), fmt.Appendf(nil, "%d\n", code)); err != nil {
+	if err := statefile.Write(filepath.Join(dir, exitFile), fmt.Appendf(nil, "%d\n", code)); err != nil {
 		fmt.Fprintf(os.Stderr, "atrium: recording exit code %d: %v\n", code, err)
 	}
 	// The pod ends with its command, as a container ends with its first
