@@ -69,7 +69,7 @@ type Config struct {
 	// Podman is the podman binary (default: podman on PATH).
 	Podman string
 	// User is uid:gid for images that would run as root (default
-	// DefaultUser). Images that name a non-root user run as that user.
+	// DefaultUser). Images whose user is a non-root uid run as that uid.
 	User string
 	// CDIDirs hold Container Device Interface specs; when one names
 	// nvidia.com/gpu, assigned GPUs are passed as CDI devices (default
@@ -373,11 +373,19 @@ func (e *Executor) isStarting(dir string) bool {
 }
 
 // podUser is the user a pod runs as given its image's user: the image's
-// own when it is not root, else the configured one.
+// own when it names a non-root uid (and gid) by number, else the
+// configured one. A name is resolved in the image's /etc/passwd, which
+// the image's author writes: "jovyan" may well be uid 0 there.
 func (e *Executor) podUser(imageUser string) string {
-	name, _, _ := strings.Cut(imageUser, ":")
-	if name == "" || name == "0" || name == "root" {
+	name, group, hasGroup := strings.Cut(imageUser, ":")
+	uid, err := strconv.Atoi(name)
+	if err != nil || uid <= 0 {
 		return e.cfg.User
+	}
+	if hasGroup {
+		if gid, err := strconv.Atoi(group); err != nil || gid <= 0 {
+			return e.cfg.User
+		}
 	}
 	return imageUser
 }
@@ -459,19 +467,17 @@ func (e *Executor) prepare(final string, t executor.Task, users map[string]strin
 	return nil
 }
 
-// giveTo makes dir writable by user: chown to a numeric uid:gid; a named
-// user (known only inside the image) gets a directory open to all, which
-// only this pod's container can see.
+// giveTo hands dir to user (uid or uid:gid, numbers: see podUser).
 func giveTo(dir, user string) error {
 	u, g, hasGroup := strings.Cut(user, ":")
 	uid, err := strconv.Atoi(u)
 	if err != nil {
-		return os.Chmod(dir, 0o777)
+		return fmt.Errorf("container: user %q is not numeric", user)
 	}
 	gid := uid
 	if hasGroup {
 		if gid, err = strconv.Atoi(g); err != nil {
-			return os.Chmod(dir, 0o777)
+			return fmt.Errorf("container: user %q is not numeric", user)
 		}
 	}
 	if os.Geteuid() != 0 {

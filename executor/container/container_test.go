@@ -383,3 +383,14 @@ func TestDefaultNotebookIsReachableFromTheHost(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestImagesRunningAsRootGetTheConfiguredUser(t *testing.T) {
+	e := &Executor{cfg: Config{User: "1000:1000"}}
+	for in, want := range map[string]string{"": "1000:1000", "0": "1000:1000", "00": "1000:1000", "root": "1000:1000",
+		"0:0": "1000:1000", "1001:0": "1000:1000", "1001:root": "1000:1000", "-1": "1000:1000",
+		"1001": "1001", "1001:1001": "1001:1001", "jovyan": "1000:1000", "jovyan:users": "1000:1000", "1001:users": "1000:1000"} {
+		if got := e.podUser(in); got != want {
+			t.Errorf("image user %q runs as %q, want %q", in, got, want)
+		}
+	}
+}
