@@ -81,7 +81,7 @@ can read its data directory.`,
 		"how the local resource group runs pods: podman (containers: the job's image, cgroup limits, a non-root user, a network per job, only its mounts), "+
 			"process (host processes, not isolated: for a machine without a container runtime), or auto: podman when it works here (env ATRIUM_RUNTIME)")
 	f.StringVar(&cfg.runtime.containerUser, "container-user", envOr("ATRIUM_CONTAINER_USER", container.DefaultUser),
-		"uid:gid that containers run as when their image's user is root; never 0 (env ATRIUM_CONTAINER_USER)")
+		"uid:gid that containers run as when their image's user is root or a name (not a non-root uid); never 0 (env ATRIUM_CONTAINER_USER)")
 	f.StringSliceVar(&cfg.runtime.datasetRoots, "dataset-root", envList("ATRIUM_DATASET_ROOTS"),
 		"host directory that file:// data sources may name, mounted read-only into containers; repeat for several (env ATRIUM_DATASET_ROOTS, comma-separated)")
 	f.StringVar(&cfg.runtime.pullTimeout, "image-pull-timeout", envOr("ATRIUM_IMAGE_PULL_TIMEOUT", container.DefaultPullTimeout.String()),
