@@ -34,9 +34,13 @@ const (
 const (
 	EnvDSWPort = "ATRIUM_DSW_PORT"
 	EnvPort    = "PORT"
+	// EnvDSWHost is the address an instance's server should bind:
+	// 127.0.0.1 for a host process, 0.0.0.0 in a container (its network
+	// is its own; Atrium's proxy reaches it on the container's address).
+	EnvDSWHost = "ATRIUM_DSW_HOST"
 )
 
-var dswReservedEnvs = map[string]bool{EnvDSWPort: true, EnvPort: true}
+var dswReservedEnvs = map[string]bool{EnvDSWPort: true, EnvPort: true, EnvDSWHost: true}
 
 // DSWSpec is a DSW instance as created (YAML or JSON).
 type DSWSpec struct {

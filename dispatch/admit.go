@@ -325,7 +325,7 @@ func (s *Service) task(j *atrium.Job, ex executor.Executor) executor.Task {
 		}
 		if j.Kind == atrium.KindDSW {
 			if _, port, err := net.SplitHostPort(p.Endpoint); err == nil {
-				env[atrium.EnvDSWPort], env[atrium.EnvPort] = port, port
+				env[atrium.EnvDSWPort], env[atrium.EnvPort], env[atrium.EnvDSWHost] = port, port, "127.0.0.1"
 			}
 			if cmd == "" {
 				cmd = s.cfg.DSWPageCommand

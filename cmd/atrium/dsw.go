@@ -55,13 +55,15 @@ func newDSWCreateCmd(c *cli) *cobra.Command {
 displayName, image, resources {cpu, memory, gpu, gpuType}, command, envs,
 dataSources, quotaId, priority, accessibility, idleTimeout and
 maxRunningTime; or give the common fields as flags. The command should
-listen on $ATRIUM_DSW_PORT (also in $PORT); without one the instance serves
-Atrium's built-in page.
+listen on $ATRIUM_DSW_PORT (also in $PORT) at $ATRIUM_DSW_HOST (127.0.0.1 for
+a host process, 0.0.0.0 in a container); without one the instance serves
+Atrium's built-in page (in a container: JupyterLab, python's http.server or
+busybox httpd, whichever the image has).
 
 --wait waits until the instance runs.`,
-		Example: `  atrium dsw create --image python:3.12 --cpu 2 --memory 4Gi --idle-timeout 30m \
-      --command 'python3 -m http.server $ATRIUM_DSW_PORT --bind 127.0.0.1'
-  atrium dsw create --image python:3.12 --cpu 1 --memory 1Gi --wait
+		Example: `  atrium dsw create --image localhost/atrium/pytorch:cpu --cpu 2 --memory 4Gi --idle-timeout 30m \
+      --command 'python3 -m http.server $ATRIUM_DSW_PORT --bind $ATRIUM_DSW_HOST'
+  atrium dsw create --image localhost/atrium/pytorch:cpu --cpu 1 --memory 1Gi --wait
   atrium dsw create -f notebook.yaml -o json`,
 		Args: cobra.NoArgs,
 		RunE: c.run(func(s *session, args []string) error {

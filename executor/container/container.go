@@ -549,7 +549,7 @@ func podEnv(t executor.Task, p executor.PodTask) []string {
 	if _, ok := m["ATRIUM_DSW_PORT"]; ok {
 		// Reached from the host through the pod's own address; the
 		// network is the attempt's alone.
-		m["ATRIUM_DSW_LISTEN_ALL"] = "1"
+		m["ATRIUM_DSW_LISTEN_ALL"], m["ATRIUM_DSW_HOST"] = "1", "0.0.0.0"
 	}
 	if _, ok := m["MASTER_ADDR"]; ok {
 		for _, q := range t.Pods {
