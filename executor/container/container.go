@@ -501,6 +501,11 @@ func (e *Executor) createArgs(t executor.Task, p executor.PodTask, final, user s
 		"--workdir", workMount, "--volume", filepath.Join(podDir, workDir) + ":" + workMount + ":rw",
 	}
 	args = append(args, rlimitFlags()...)
+	if e.pm.init != "" {
+		// The command is not PID 1, which ignores SIGTERM without a
+		// handler: Stop's SIGTERM reaches it as it does a host process.
+		args = append(args, "--init", "--init-path", e.pm.init)
+	}
 	if p.CPU > 0 {
 		args = append(args, "--cpus", strconv.FormatFloat(float64(p.CPU)/1000, 'f', 3, 64))
 	}

@@ -311,8 +311,8 @@ func TestStopAndRecoverAfterRestart(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 	st = wait(t, e2, h)
-	if st[1].Phase != executor.PodStopped {
-		t.Fatalf("stopped pod: %+v", st[1])
+	if st[1].Phase != executor.PodStopped || st[1].ExitCode == nil || (*st[1].ExitCode != 143 && e.pm.init != "") {
+		t.Fatalf("stopped pod: %+v (SIGTERM should end sleep: 143)", st[1])
 	}
 	if got := logs(t, e2, h, "worker-0"); got != "waiting\nfinished\n" {
 		t.Fatalf("logs: %q", got)

@@ -19,6 +19,7 @@ import (
 type podman struct {
 	bin    string
 	global []string
+	init   string // a tiny init (catatonit) for --init, "" when none
 }
 
 // Runtime describes the container runtime found on this host.
@@ -75,7 +76,14 @@ func newPodman(bin string) (*podman, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container: no podman: %w", err)
 	}
-	return &podman{bin: path, global: hostFlags()}, nil
+	p := &podman{bin: path, global: hostFlags()}
+	for _, c := range []string{"/usr/libexec/podman/catatonit", "/usr/libexec/catatonit/catatonit", "/usr/bin/catatonit"} {
+		if fi, err := os.Stat(c); err == nil && fi.Mode()&0o111 != 0 {
+			p.init = c
+			break
+		}
+	}
+	return p, nil
 }
 
 // hostFlags picks the OCI runtime and cgroup manager that work on this
