@@ -111,9 +111,16 @@ func (s *Service) Start(ctx context.Context) {
 		defer close(s.done)
 		t := time.NewTicker(s.cfg.Interval)
 		defer t.Stop()
+		var swept time.Time
 		for {
 			if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("scheduling pass failed", "err", err)
+			}
+			if time.Since(swept) > sweepEvery {
+				swept = time.Now()
+				if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+					s.cfg.Logger.Warn("sweeping ended attempts", "err", err)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -140,6 +147,37 @@ func (s *Service) Stop() {
 
 // Pass reconciles running jobs with their executors, applies timeouts, runs
 // the scheduler over the result and carries out its decisions.
+// sweepEvery paces Sweep in the loop: at the start, then now and then.
+const sweepEvery = 10 * time.Minute
+
+// Sweeper is an executor that can remove what attempts left behind when
+// Atrium died between a job's end and its clean-up.
+type Sweeper interface {
+	Sweep(ctx context.Context, keep func(jobID string, attempt int) bool) error
+}
+
+// Sweep asks every executor that can to remove the leftovers of attempts
+// that are not a live job's current one.
+func (s *Service) Sweep(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, err := cluster.Load(ctx, s.cfg.Store, s.cfg.Now(), s.cfg.Policy)
+	if err != nil {
+		return err
+	}
+	keep := func(jobID string, attempt int) bool {
+		j, ok := v.Jobs[jobID]
+		return ok && j.Attempt == attempt && j.Status != atrium.JobQueuing
+	}
+	var errs []error
+	for _, ex := range s.cfg.Executors {
+		if sw, ok := ex.(Sweeper); ok {
+			errs = append(errs, sw.Sweep(ctx, keep))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (s *Service) Pass(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -23,6 +23,7 @@ package container
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -182,7 +183,7 @@ func (e *Executor) refreshFirewall(ctx context.Context) error {
 // firewall, cuts it off from the host before any pod joins it.
 func (e *Executor) createNetwork(ctx context.Context, jobID, net string) error {
 	create := func() error {
-		if _, err := e.pm.run(ctx, "network", "create", "--internal", "--label", "atrium.job="+jobID, net); err != nil {
+		if _, err := e.pm.run(ctx, "network", "create", "--internal", "--label", "atrium.job="+jobID, "--label", dirLabel+"="+e.cfg.Dir, net); err != nil {
 			return fmt.Errorf("container: creating network %s: %w", net, err)
 		}
 		if e.fw == nil {
@@ -493,7 +494,7 @@ func (e *Executor) createArgs(t executor.Task, p executor.PodTask, final, user s
 	name := containerName(t.JobID, t.Attempt, p.Name)
 	args := []string{"create", "--name", name,
 		"--label", "atrium.job=" + t.JobID, "--label", "atrium.attempt=" + strconv.Itoa(t.Attempt),
-		"--label", "atrium.pod=" + p.Name, "--label", "atrium.workspace=" + t.WorkspaceID,
+		"--label", "atrium.pod=" + p.Name, "--label", "atrium.workspace=" + t.WorkspaceID, "--label", dirLabel + "=" + e.cfg.Dir,
 		"--hostname", p.Name, "--network", networkName(t.JobID, t.Attempt), "--network-alias", p.Name,
 		"--user", user, "--cap-drop", "all", "--security-opt", "no-new-privileges",
 		"--pull", "never", "--pids-limit", "4096",
@@ -845,6 +846,77 @@ func (e *Executor) running(ctx context.Context, h executor.Handle, name string) 
 		}
 	}
 	return false
+}
+
+// dirLabel names the executor directory a container or network belongs
+// to: several servers (or tests) may share one podman, and each sweeps
+// only its own.
+const dirLabel = "atrium.dir"
+
+// Sweep removes the containers, networks and working directories of
+// attempts that keep says are over: those of jobs that ended while Atrium
+// was down, before it could clean up. Only this executor's (by Dir).
+func (e *Executor) Sweep(ctx context.Context, keep func(jobID string, attempt int) bool) error {
+	out, err := e.pm.run(ctx, "ps", "--all", "--filter", "label="+dirLabel+"="+e.cfg.Dir, "--format", "json")
+	if err != nil {
+		return fmt.Errorf("container: %w", err)
+	}
+	var list []struct {
+		Names  []string
+		Labels map[string]string
+		State  string
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		return fmt.Errorf("container: podman ps: %w", err)
+	}
+	type attempt struct {
+		job string
+		n   int
+	}
+	stale := map[attempt]executor.Handle{}
+	for _, c := range list {
+		n, err := strconv.Atoi(c.Labels["atrium.attempt"])
+		job := c.Labels["atrium.job"]
+		if err != nil || job == "" || keep(job, n) || c.State == "running" {
+			continue // a running container of an ended job waits for Stop
+		}
+		a := attempt{job, n}
+		h, ok := stale[a]
+		if !ok {
+			h = executor.Handle{Backend: Name, JobID: job, Attempt: n, Pods: map[string]string{}}
+		}
+		for _, name := range c.Names {
+			h.Pods[c.Labels["atrium.pod"]] = name
+		}
+		stale[a] = h
+	}
+	nets, err := e.pm.run(ctx, "network", "ls", "--filter", "label="+dirLabel+"="+e.cfg.Dir, "--format", "{{.Name}}")
+	if err != nil {
+		return fmt.Errorf("container: %w", err)
+	}
+	for _, name := range strings.Fields(string(nets)) {
+		i := strings.LastIndexByte(name, '-')
+		n, err := strconv.Atoi(name[i+1:])
+		job := strings.TrimPrefix(name[:max(i, 0)], "atrium-")
+		if err != nil || keep(job, n) {
+			continue
+		}
+		if _, ok := stale[attempt{job, n}]; !ok {
+			stale[attempt{job, n}] = executor.Handle{Backend: Name, JobID: job, Attempt: n}
+		}
+	}
+	for _, h := range stale {
+		if err := e.removeAll(ctx, h); err != nil {
+			return err
+		}
+		if safeName(h.JobID) {
+			for pod := range h.Pods {
+				os.RemoveAll(filepath.Join(e.attemptDir(h.JobID, h.Attempt), pod, workDir))
+			}
+		}
+		e.logger.Info("removed what an ended attempt left behind", "job", h.JobID, "attempt", h.Attempt, "containers", len(h.Pods))
+	}
+	return nil
 }
 
 // Cleanup removes the attempt's containers, network and working

@@ -394,3 +394,32 @@ func TestImagesRunningAsRootGetTheConfiguredUser(t *testing.T) {
 		}
 	}
 }
+
+// Sweep removes what ended attempts left (Atrium died before Cleanup) and
+// nothing of the attempts it keeps, nor of another server's executor.
+func TestSweepRemovesOnlyEndedAttemptsOfItsOwn(t *testing.T) {
+	e := setup(t)
+	other, err := New(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := start(t, e, executor.Task{Pods: []executor.PodTask{pod("worker-0", busybox, "echo bye")}})
+	live := start(t, e, executor.Task{Pods: []executor.PodTask{pod("worker-0", busybox, "sleep 300")}})
+	theirs := start(t, other, executor.Task{Pods: []executor.PodTask{pod("worker-0", busybox, "true")}})
+	wait(t, e, ended)
+	wait(t, other, theirs)
+	if err := e.Sweep(context.Background(), func(job string, attempt int) bool { return job == live.JobID }); err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	exists := func(name string) bool { return exec.Command("podman", "container", "exists", name).Run() == nil }
+	netExists := func(name string) bool { return exec.Command("podman", "network", "exists", name).Run() == nil }
+	if exists(ended.Pods["worker-0"]) || netExists(networkName(ended.JobID, 1)) {
+		t.Errorf("the ended attempt's container or network is still there")
+	}
+	if !exists(live.Pods["worker-0"]) || !exists(theirs.Pods["worker-0"]) || !netExists(networkName(theirs.JobID, 1)) {
+		t.Errorf("Sweep removed a kept attempt or another executor's")
+	}
+	if got := logs(t, e, ended, "worker-0"); got != "bye\n" {
+		t.Errorf("logs of the swept attempt must stay until the job is deleted: %q", got)
+	}
+}
