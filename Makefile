@@ -17,7 +17,7 @@ build: ## Build bin/atrium
 	$(GO) build -o bin/atrium ./cmd/atrium
 
 .PHONY: test
-test: ## Run every test (PostgreSQL and Slurm ones too when ATRIUM_TEST_POSTGRES, ATRIUM_TEST_SLURM are set)
+test: ## Run every test (PostgreSQL, Slurm, Chromium, container and registry ones too when ATRIUM_TEST_POSTGRES, ATRIUM_TEST_SLURM, ATRIUM_TEST_CHROMIUM, ATRIUM_TEST_PODMAN, ATRIUM_TEST_REGISTRY are set)
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: test-race
