@@ -287,9 +287,9 @@ func (s *Service) task(j *atrium.Job, ex executor.Executor) executor.Task {
 	t := executor.Task{JobID: j.ID, WorkspaceID: j.WorkspaceID, Attempt: j.Attempt,
 		MaxRunningTime: time.Duration(j.MaxRunningTime), Image: firstImage(j)}
 	// A training job's pods share an output directory that outlives them
-	// (models to register with lineage back to the job).
+	// (models to register with lineage back to the job), on this host.
 	outDir := ""
-	if j.Kind == atrium.KindDLC && s.cfg.OutputDir != "" {
+	if j.Kind == atrium.KindDLC && s.cfg.OutputDir != "" && ex.Name() == atrium.BackendLocal {
 		outDir = filepath.Join(s.cfg.OutputDir, j.ID)
 		t.Mounts = append(t.Mounts, executor.Mount{Source: outDir, Target: outDir, Owned: true})
 	}

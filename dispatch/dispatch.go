@@ -60,7 +60,8 @@ type Config struct {
 	// error fails the start with it.
 	Mounts func(ctx context.Context, j *atrium.Job) ([]executor.Mount, error)
 	// OutputDir holds each training job's output directory
-	// (<OutputDir>/<jobId>, in $ATRIUM_OUTPUT_DIR), kept after the job ends.
+	// (<OutputDir>/<jobId>, in $ATRIUM_OUTPUT_DIR) on the local backend,
+	// kept after the job ends.
 	OutputDir string
 }
 
