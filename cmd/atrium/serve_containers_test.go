@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,28 @@ func TestPyTorchDDPExample(t *testing.T) {
 	jobID := job[strings.LastIndex(job, "/")+1:]
 	if fi, err := os.Stat(filepath.Join(podDirOf(s), "outputs", jobID, "model.pt")); err != nil || fi.Size() == 0 {
 		t.Fatalf("no model in the job's output: %v", err)
+	}
+}
+
+// TestServeWithoutARuntimeFallsBack: --runtime auto on a machine without
+// podman (here: a PATH without it) serves in process mode, says why and
+// warns; --runtime podman there refuses to start, naming the flag.
+func TestServeWithoutARuntimeFallsBack(t *testing.T) {
+	empty := t.TempDir()
+	s := startServer(t, []string{"ATRIUM_RUNTIME=auto", "PATH=" + empty}, "--data-dir", t.TempDir())
+	log := s.stderr.String()
+	if !strings.Contains(log, "no container runtime found; falling back to process mode") || !strings.Contains(log, "jobs are not isolated") {
+		t.Fatalf("the log does not say it fell back to process mode and warn:\n%s", log)
+	}
+	raw, _ := os.ReadFile(filepath.Join(s.cmd.Args[slices.Index(s.cmd.Args, "--data-dir")+1], "admin.token"))
+	if st, info := s.call(t, strings.TrimSpace(string(raw)), "GET", "/api/v1/server", nil); st != 200 || info["runtime"] != "process" || info["isolated"] != false {
+		t.Fatalf("GET /api/v1/server: %d %v", st, info)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(atriumBinary(t), "serve", "--data-dir", dir, "--pod-dir", podDirFor(t, dir), "--runtime", "podman", "--addr", "127.0.0.1:0", "--dsw-addr", "")
+	cmd.Env = append(os.Environ(), "PATH="+empty)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--runtime podman") {
+		t.Fatalf("--runtime podman without podman: %v\n%s", err, out)
 	}
 }
