@@ -423,3 +423,32 @@ func TestSweepRemovesOnlyEndedAttemptsOfItsOwn(t *testing.T) {
 		t.Errorf("logs of the swept attempt must stay until the job is deleted: %q", got)
 	}
 }
+
+// One job cannot reach another's pods (a notebook's server, say): each
+// attempt's network is internal and has no route to the others.
+func TestJobsCannotReachEachOther(t *testing.T) {
+	e := setup(t)
+	srv := pod("instance-0", busybox, "while true; do nc -l -p 8888 -e echo other-job-answered; done")
+	a := start(t, e, executor.Task{Pods: []executor.PodTask{srv}})
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(100 * time.Millisecond) {
+		st, err := e.Inspect(context.Background(), a)
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("no address for the first job: %+v %v", st, err)
+		}
+		addr = st[0].Address
+	}
+	b := start(t, e, executor.Task{Pods: []executor.PodTask{pod("worker-0", busybox,
+		"nc -w 2 "+addr+" 8888 </dev/null 2>&1 || echo no-route; nc -w 2 instance-0 8888 </dev/null 2>&1 || echo no-name")}})
+	wait(t, e, b)
+	out := logs(t, e, b, "worker-0")
+	if strings.Contains(out, "other-job-answered") || !strings.Contains(out, "no-route") || !strings.Contains(out, "no-name") {
+		t.Fatalf("the second job reached the first (%s):\n%s", addr, out)
+	}
+	// The host (Atrium's proxy) does reach it.
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, "8888"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("the host cannot reach the first job: %v", err)
+	}
+	c.Close()
+}
