@@ -43,7 +43,9 @@ func startBenchServer(ctx context.Context, databaseURL string, clients int, extr
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	args := append([]string{"--addr", addr, "--data-dir", dir, "--log-level", "error"}, extra...)
+	// No DSW origin: benchmarks open no notebook, and parallel runs would
+	// share its port.
+	args := append([]string{"--addr", addr, "--data-dir", dir, "--log-level", "error", "--dsw-addr", ""}, extra...)
 	if databaseURL != "" {
 		args = append(args, "--database-url", databaseURL)
 	}
