@@ -452,3 +452,24 @@ func TestJobsCannotReachEachOther(t *testing.T) {
 	}
 	c.Close()
 }
+
+// GPUs are named in the environment always, and passed as CDI devices
+// when the host has a CDI spec for nvidia.com/gpu (this machine has no
+// GPU: the spec here is a test file, the arguments are what is checked).
+func TestGPUsThroughCDIWhenTheHostHasASpec(t *testing.T) {
+	cdi := t.TempDir()
+	e := &Executor{cfg: Config{Dir: t.TempDir(), User: DefaultUser, CDIDirs: []string{cdi}}, pm: &podman{}}
+	p := executor.PodTask{Name: "worker-0", Image: busybox, Command: "true", GPUs: []int{1, 3}}
+	task := executor.Task{JobID: "dlc-gpu", Attempt: 1, Pods: []executor.PodTask{p}}
+	args := strings.Join(e.createArgs(task, p, e.cfg.Dir, DefaultUser), " ")
+	if strings.Contains(args, "--device") || !strings.Contains(args, "CUDA_VISIBLE_DEVICES=1,3") || !strings.Contains(args, "NVIDIA_VISIBLE_DEVICES=1,3") {
+		t.Fatalf("without a CDI spec: %s", args)
+	}
+	if err := os.WriteFile(filepath.Join(cdi, "nvidia.yaml"), []byte("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args = strings.Join(e.createArgs(task, p, e.cfg.Dir, DefaultUser), " ")
+	if !strings.Contains(args, "--device nvidia.com/gpu=1 --device nvidia.com/gpu=3") {
+		t.Fatalf("with a CDI spec: %s", args)
+	}
+}
