@@ -102,6 +102,7 @@ type Executor struct {
 	starting map[string]bool // attempt dirs whose Start is under way
 	watching map[string]bool // containers a goroutine waits for
 	ooms     map[string]bool // container id → the kernel log's verdict
+	cleaning sync.WaitGroup  // background clean-ups (Cleanup)
 }
 
 // oomKilled reads the kernel log once per container.
@@ -921,7 +922,9 @@ func (e *Executor) Sweep(ctx context.Context, keep func(jobID string, attempt in
 
 // Cleanup removes the attempt's containers, network and working
 // directories, keeping task.json and the logs until the job is deleted. It
-// refuses while a pod still runs.
+// refuses while a pod still runs. The removal runs in the background: it
+// is several podman processes the scheduling loop need not wait for, and
+// should Atrium die first, Sweep finishes it at the next start.
 func (e *Executor) Cleanup(ctx context.Context, h executor.Handle) error {
 	t, err := e.attempt(h)
 	if err != nil {
@@ -936,16 +939,29 @@ func (e *Executor) Cleanup(ctx context.Context, h executor.Handle) error {
 			return fmt.Errorf("container: job %s: pod %s still runs; stop it before cleaning up", h.JobID, p.Name)
 		}
 	}
-	if err := e.removeAll(ctx, h); err != nil {
-		return err
-	}
+	// Names from the attempt as started: a handle may lack them.
+	h = executor.Handle{Backend: Name, JobID: t.JobID, Attempt: t.Attempt, Pods: map[string]string{}}
 	for _, p := range t.Pods {
-		if err := os.RemoveAll(filepath.Join(e.attemptDir(t.JobID, t.Attempt), p.Name, workDir)); err != nil {
-			return fmt.Errorf("container: %w", err)
-		}
+		h.Pods[p.Name] = containerName(t.JobID, t.Attempt, p.Name)
 	}
+	e.cleaning.Add(1)
+	go func() {
+		defer e.cleaning.Done()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		err := e.removeAll(cctx, h)
+		for _, p := range t.Pods {
+			err = errors.Join(err, os.RemoveAll(filepath.Join(e.attemptDir(t.JobID, t.Attempt), p.Name, workDir)))
+		}
+		if err != nil {
+			e.logger.Warn("cleaning up an ended attempt (the next sweep retries)", "job", t.JobID, "attempt", t.Attempt, "err", err)
+		}
+	}()
 	return nil
 }
+
+// WaitCleanups waits for the background clean-ups Cleanup started.
+func (e *Executor) WaitCleanups() { e.cleaning.Wait() }
 
 // removeAll removes the containers and the network of h, whatever state
 // they are in.

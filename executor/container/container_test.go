@@ -58,6 +58,7 @@ func start(t *testing.T, e *Executor, task executor.Task) executor.Handle {
 		ctx := context.Background()
 		_ = e.Stop(ctx, h, 0)
 		_ = e.Cleanup(ctx, h)
+		e.WaitCleanups()
 	})
 	return h
 }
@@ -319,6 +320,10 @@ func TestStopAndRecoverAfterRestart(t *testing.T) {
 	}
 	if err := e2.Cleanup(context.Background(), h); err != nil {
 		t.Fatalf("Cleanup: %v", err)
+	}
+	e2.WaitCleanups()
+	if exec.Command("podman", "container", "exists", h.Pods["worker-0"]).Run() == nil || exec.Command("podman", "network", "exists", networkName(h.JobID, 1)).Run() == nil {
+		t.Fatal("Cleanup left the attempt's container or network")
 	}
 	if _, err := os.Stat(filepath.Join(e.cfg.Dir, h.JobID, strconv.Itoa(h.Attempt), "worker-0", outputFile)); err != nil {
 		t.Fatalf("logs must outlive Cleanup: %v", err)
