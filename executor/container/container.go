@@ -99,10 +99,12 @@ type Executor struct {
 	OnExit func()
 
 	mu       sync.Mutex
-	starting map[string]bool // attempt dirs whose Start is under way
-	watching map[string]bool // containers a goroutine waits for
-	ooms     map[string]bool // container id → the kernel log's verdict
-	cleaning sync.WaitGroup  // background clean-ups (Cleanup)
+	starting map[string]bool      // attempt dirs whose Start is under way
+	watching map[string]bool      // containers a goroutine waits for
+	ooms     map[string]bool      // container id → the kernel log's verdict
+	cleaning sync.WaitGroup       // background clean-ups (Cleanup)
+	snap     *snapshot            // see state.go
+	last     map[string]inspected // container name → its last full inspect
 }
 
 // oomKilled reads the kernel log once per container.
@@ -148,7 +150,7 @@ func New(cfg Config) (*Executor, error) {
 	}
 	removeStalePullDirs(abs)
 	e := &Executor{cfg: cfg, pm: pm, logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		starting: map[string]bool{}, watching: map[string]bool{}, ooms: map[string]bool{}}
+		starting: map[string]bool{}, watching: map[string]bool{}, ooms: map[string]bool{}, last: map[string]inspected{}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if e.fw, err = newFirewall(ctx); err != nil {
@@ -341,6 +343,7 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 	if _, err := e.pm.run(ctx, append([]string{"start"}, names...)...); err != nil {
 		return fail(fmt.Errorf("container: starting the gang: %w", err))
 	}
+	e.changed()
 	for _, n := range names {
 		e.watch(n)
 	}
@@ -627,6 +630,7 @@ func (e *Executor) watch(name string) {
 		e.mu.Lock()
 		delete(e.watching, name)
 		e.mu.Unlock()
+		e.changed()
 		e.OnExit()
 	}()
 }
@@ -661,7 +665,7 @@ func (e *Executor) Inspect(ctx context.Context, h executor.Handle) ([]executor.P
 	for i, p := range t.Pods {
 		names[i] = containerName(t.JobID, t.Attempt, p.Name)
 	}
-	found, err := e.pm.inspect(ctx, names)
+	found, err := e.containers(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -764,7 +768,9 @@ func (e *Executor) Stop(ctx context.Context, h executor.Handle, grace time.Durat
 	// nil return means nothing of the pods runs.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+time.Minute)
 	defer cancel()
-	if _, err := e.pm.run(sctx, append([]string{"stop", "--ignore", "--time", strconv.Itoa(secs)}, names...)...); err != nil && !noSuchObject(err) {
+	_, err = e.pm.run(sctx, append([]string{"stop", "--ignore", "--time", strconv.Itoa(secs)}, names...)...)
+	e.changed()
+	if err != nil && !noSuchObject(err) {
 		return fmt.Errorf("container: job %s: %w", h.JobID, err)
 	}
 	return nil
@@ -968,7 +974,9 @@ func (e *Executor) WaitCleanups() { e.cleaning.Wait() }
 func (e *Executor) removeAll(ctx context.Context, h executor.Handle) error {
 	names := slices.Sorted(maps.Values(h.Pods))
 	if len(names) > 0 {
-		if _, err := e.pm.run(ctx, append([]string{"rm", "--force", "--ignore", "--time", "0"}, names...)...); err != nil {
+		_, err := e.pm.run(ctx, append([]string{"rm", "--force", "--ignore", "--time", "0"}, names...)...)
+		e.forget(names)
+		if err != nil {
 			return fmt.Errorf("container: job %s: %w", h.JobID, err)
 		}
 	}
