@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Asset kinds (SPEC §5) and their id prefixes.
+// Asset kinds and their id prefixes.
 const (
 	AssetDataset    = "dataset"
 	AssetModel      = "model"

@@ -62,14 +62,14 @@ type Node struct {
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
-// Queue strategies of a quota (SPEC §3).
+// Queue strategies of a quota.
 const (
 	StrictFIFO  = "StrictFIFO"
 	RoundRobin  = "RoundRobin"
 	Intelligent = "Intelligent"
 )
 
-// Quota is a node of the quota tree (SPEC §3). A root draws on resource
+// Quota is a node of the quota tree. A root draws on resource
 // groups, a child on its parent. Resource lists are per gpuType ("" is
 // CPU-only capacity).
 type Quota struct {
@@ -160,7 +160,7 @@ type WorkspaceConfig struct {
 }
 
 // DefaultWorkspaceConfig is the configuration of a workspace nobody has
-// configured yet (PAI's defaults; SPEC §3's example caps).
+// configured yet (PAI's defaults).
 func DefaultWorkspaceConfig(ws string) *WorkspaceConfig {
 	return &WorkspaceConfig{
 		WorkspaceID:     ws,

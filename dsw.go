@@ -8,7 +8,7 @@ import (
 	"atrium/resource"
 )
 
-// DSW instances (SPEC §4) are jobs of kind DSW with jobType DSW and a single
+// DSW instances are jobs of kind DSW with jobType DSW and a single
 // pod of role Instance: they queue, are admitted and run through the same
 // scheduler, loop and executors as training jobs. Their states are the
 // job states Creating, Queuing, EnvPreparing, Running, Stopping, Stopped and

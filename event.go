@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Event types (SPEC §6).
+// Event types.
 const (
 	EventJobStatusChanged      = "dlc.job.status.changed"
 	EventJobTimeout            = "dlc.job.timeout"

@@ -14,7 +14,7 @@ const (
 	PrefixSQLJob = "sql-"
 )
 
-// Job statuses (SPEC §4). Creating → Queuing → EnvPreparing → Running →
+// Job statuses. Creating → Queuing → EnvPreparing → Running →
 // Succeeded | Failed; Stopping → Stopped from any live state; Restarting
 // (preempted, or a pod restarted by policy) returns to Queuing.
 const (

@@ -18,7 +18,7 @@ import (
 	"atrium/resource"
 )
 
-// JobSpec is a DLC job as submitted (SPEC §4), in YAML or JSON.
+// JobSpec is a DLC job as submitted, in YAML or JSON.
 type JobSpec struct {
 	DisplayName string            `json:"displayName"`
 	Description string            `json:"description,omitempty"`

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Built-in workspace roles (SPEC §1).
+// Built-in workspace roles.
 const (
 	RoleWorkspaceOwner      = "WorkspaceOwner"
 	RoleWorkspaceAdmin      = "WorkspaceAdmin"

@@ -11,7 +11,7 @@ const (
 	PrefixPipelineRun = "run-"
 )
 
-// Pipeline run statuses (SPEC §4): Initialized → Running → Succeeded |
+// Pipeline run statuses: Initialized → Running → Succeeded |
 // Failed; Terminating → Terminated from a live status. A rerun moves a
 // Failed or Terminated run back to Running.
 const (

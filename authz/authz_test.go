@@ -7,7 +7,7 @@ import (
 	"atrium/authz"
 )
 
-// The expectations below are written from SPEC §2's sentences, not from the
+// The expectations below are written from the permission rules' sentences, not from the
 // table, so a wrong table row fails here.
 func TestSpecRules(t *testing.T) {
 	a := authz.New()
@@ -123,7 +123,7 @@ func TestTableIsConsistent(t *testing.T) {
 			t.Errorf("%s: module/action split wrong", p.Code)
 		}
 	}
-	// Every module SPEC §2 names has rows, including those whose endpoints come later.
+	// Every module the permission rules name has rows, including those whose endpoints come later.
 	for _, m := range []string{"Workspace", "Dataset", "Model", "Image", "CodeSource", "Algorithm", "DLC", "DSW", "Pipeline", "MaxCompute", "Alert", "Quota", "ResourceGroup", "User", "Token"} {
 		found := false
 		for c := range seen {

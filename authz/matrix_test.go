@@ -8,7 +8,7 @@ import (
 	"atrium/authz"
 )
 
-// expectation is what SPEC §2 says about one (caller, code, target).
+// expectation is what the permission rules say about one (caller, code, target).
 type expectation string
 
 const (
@@ -22,7 +22,7 @@ type target struct {
 	public bool
 }
 
-// specSays encodes SPEC §2 sentence by sentence, independently of table.go.
+// specSays encodes the permission rules sentence by sentence, independently of table.go.
 func specSays(role, code string, tg target) expectation {
 	module, action, _ := strings.Cut(code, ":")
 	ra := role == atrium.RoleResourceAdmin
@@ -136,7 +136,7 @@ func specSays(role, code string, tg target) expectation {
 			return gated(reader, admin || action == "GetConnection")
 		}
 		if module == "Pipeline" && strings.HasSuffix(action, "Pipeline") || action == "ListPipelines" {
-			// Pipeline definitions: Guest reads pipelines (SPEC §1).
+			// Pipeline definitions: Guest reads pipelines.
 			if ra {
 				return raInside()
 			}
@@ -220,7 +220,7 @@ func TestFullMatrix(t *testing.T) {
 				got := expectation(atrium.ErrorCode(a.Authorize(sub, p.Code, res)))
 				checked++
 				if got != want {
-					t.Errorf("%s as %q on %+v: got %q, SPEC says %q", p.Code, role, tg, got, want)
+					t.Errorf("%s as %q on %+v: got %q, the rules say %q", p.Code, role, tg, got, want)
 				}
 			}
 		}

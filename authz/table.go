@@ -28,7 +28,7 @@ func g(s Scope, roles ...string) grant { return grant{s, roles} }
 var everyone = []string{owner, admin, dev, op, label, guest, mc}
 
 // perm builds one row. Owner and Admin hold every workspace permission on all
-// targets (SPEC §2), so workspace rows need not list them.
+// targets, so workspace rows need not list them.
 func perm(level Level, code, read, desc string, grants ...grant) *Permission {
 	module, action, _ := strings.Cut(code, ":")
 	p := &Permission{Code: code, Module: module, Action: action, Level: level, Description: desc, Read: read, Grants: map[string]Scope{}}
@@ -55,7 +55,7 @@ func pf(code, desc string, grants ...grant) *Permission {
 	return perm(Platform, code, "", desc, grants...)
 }
 
-// asset returns the rows shared by every asset kind (SPEC §2 "Assets"):
+// asset returns the rows shared by every asset kind:
 // Developer, Operator and LabelManager create; everyone lists own + PUBLIC;
 // PRIVATE reads are creator + Admin; update, delete and publish are creator
 // + Admin; Guest reads PUBLIC only; Admin alone changes the owner.
@@ -72,7 +72,7 @@ func asset(module, noun, kind string) []*Permission {
 	}
 }
 
-// run returns the rows of a kind of job (SPEC §2 "Jobs"): creators see and
+// run returns the rows of a kind of job: creators see and
 // stop their own, everyone sees PUBLIC ones, Operator and Admin see, stop and
 // re-prioritise all.
 func run(module, noun, kind string, creators ...string) []*Permission {
@@ -158,7 +158,7 @@ var table = rows(
 		pf("Platform:UpdateConfig", "Change the platform configuration (SMTP…)", g(All, ra)),
 	},
 	[]*Permission{
-		// Workspace: every member reads; Owner/Admin manage (SPEC §2).
+		// Workspace: every member reads; Owner/Admin manage.
 		ws("Workspace:GetWorkspace", "Workspace:GetWorkspace", "Read the workspace", g(All, everyone...), g(All, ra)),
 		ws("Workspace:UpdateWorkspace", "Workspace:GetWorkspace", "Change the workspace's display name or description"),
 		ws("Workspace:DeleteWorkspace", "Workspace:GetWorkspace", "Delete the workspace", g(All, ra)),
@@ -197,7 +197,7 @@ var table = rows(
 	asset("CodeSource", "CodeSource", "code source"),
 	asset("Algorithm", "Algorithm", "algorithm"),
 	run("DLC", "Job", "training job", dev, op),
-	// SPEC §1: ResourceAdmin creates DSW instances anywhere, and then uses
+	// ResourceAdmin creates DSW instances anywhere, and then uses
 	// its own like any creator.
 	raOwns(rows(run("DSW", "Instance", "DSW instance", dev, op), []*Permission{
 		ws("DSW:StartInstance", "DSW:GetInstance", "Start a stopped DSW instance", g(All, op), g(Own, dev)),

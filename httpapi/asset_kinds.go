@@ -44,7 +44,7 @@ var (
 
 // --- Datasets ---
 
-// DatasetSpec is a dataset's own fields (SPEC §5).
+// DatasetSpec is a dataset's own fields.
 type DatasetSpec struct {
 	// DataType: COMMON (default), PIC, TEXT, VIDEO or AUDIO.
 	DataType string `json:"dataType"`

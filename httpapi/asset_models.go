@@ -1,7 +1,7 @@
 package httpapi
 
-// Model versions beyond the shared asset handlers: approval (SPEC §2
-// "Model approval") with its outbox event, and lineage (version → job →
+// Model versions beyond the shared asset handlers: approval with its
+// outbox event, and lineage (version → job →
 // datasets, code source, image).
 
 import (

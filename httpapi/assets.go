@@ -1,6 +1,6 @@
 package httpapi
 
-// AI assets (SPEC §5): datasets, models, images, code sources and
+// AI assets: datasets, models, images, code sources and
 // algorithms. One set of handlers serves every kind; an assetKind says
 // what differs — the path segment and id parameter, the permission codes,
 // and the kind's own fields (a typed spec struct with its validation),

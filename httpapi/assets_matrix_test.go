@@ -55,7 +55,7 @@ func assetSetup(k *assetKind) func(t *testing.T, f *fixture, w *world, s *subjec
 	}
 }
 
-// SPEC §2 "Assets": Developer, Operator and LabelManager create; everyone
+// Assets: Developer, Operator and LabelManager create; everyone
 // lists own + PUBLIC; PRIVATE reads are creator + Admin; update, delete and
 // publish are creator + Admin; Guest (and MaxComputeDeveloper) read PUBLIC
 // only; Admin alone changes the owner. ResourceAdmin is no member: it sees

@@ -685,7 +685,7 @@ func (c *Client) UpdateWorkspaceConfig(ctx context.Context, workspaceID string, 
 // --- DLC jobs ---
 
 // SubmitJob submits a training job. spec is the job spec as the user wrote
-// it, YAML or JSON (SPEC §4); it is sent as is, so the server's errors name
+// it, YAML or JSON; it is sent as is, so the server's errors name
 // the fields of that document.
 func (c *Client) SubmitJob(ctx context.Context, workspaceID string, spec []byte) (*atrium.Job, error) {
 	var out atrium.Job

@@ -1,7 +1,7 @@
 package httpapi
 
 // Compute: resource groups and their nodes, the quota tree with usage,
-// quota bindings and the workspace scheduling config (SPEC §3).
+// quota bindings and the workspace scheduling config.
 //
 // Resources travel as resource.Spec ({cpu, memory, gpu, gpuType}) so that a
 // bad quantity is a 400 naming the field (max[1].memory); durations travel

@@ -1,6 +1,6 @@
 package httpapi
 
-// DSW instances (SPEC §4): long-running interactive environments. An
+// DSW instances: long-running interactive environments. An
 // instance is a job of kind DSW with one pod (atrium.DSWSpec.JobSpec), so
 // it queues, is admitted and runs through the same scheduling loop and
 // executors as training jobs, and the job handlers serve it (jobKind

@@ -37,8 +37,8 @@ func (f *fixture) dswWorld(t *testing.T, w *world, users map[string]*subject) {
 	mk("otherPublicDone", other, atrium.AccessPublic, atrium.JobStopped)
 }
 
-// SPEC §2: DSW instances follow the Jobs rules (jobWant), and ResourceAdmin
-// may create them in any workspace (SPEC §1) and then use its own like any
+// DSW instances follow the Jobs rules (jobWant), and ResourceAdmin
+// may create them in any workspace and then use its own like any
 // creator, seeing nobody else's. Opening one (a handoff to the DSW origin)
 // takes what changing an instance takes (creator, Operator, Admin); on an
 // instance that is not Running it answers 409 to them.

@@ -1,6 +1,6 @@
 package httpapi
 
-// DLC jobs (SPEC §4): submit from YAML or JSON, list, read, stop,
+// DLC jobs: submit from YAML or JSON, list, read, stop,
 // re-prioritise, delete, logs and events. The scheduling loop (package
 // dispatch) admits, starts and follows them; handlers only record intent
 // (a new job, a stop) and wake it.

@@ -37,7 +37,7 @@ func (f *fixture) jobWorld(t *testing.T, w *world, users map[string]*subject) {
 	mk("otherPublicDone", other, atrium.AccessPublic, atrium.JobSucceeded)
 }
 
-// SPEC §2 "Jobs": Admin, Developer and Operator create; creators see and
+// Jobs: Admin, Developer and Operator create; creators see and
 // stop their own; everyone sees PUBLIC jobs; Operator and Admin see, stop
 // and re-prioritise all. Guest, LabelManager and MaxComputeDeveloper do
 // not create DLC jobs and see only PUBLIC ones.

@@ -142,7 +142,7 @@ func (f *fixture) computeWorld(t *testing.T, w *world, n int) {
 	}
 }
 
-// matrixCase is one request in the matrix and the answer SPEC §2 demands.
+// matrixCase is one request in the matrix and the answer the permission rules demand.
 type matrixCase struct {
 	method, path string
 	name         string
@@ -155,7 +155,7 @@ type matrixCase struct {
 	setup func(t *testing.T, f *fixture, w *world, s *subject)
 }
 
-// Expectations written from SPEC §2, independently of the permission table.
+// Expectations written from the permission rules, independently of the permission table.
 func isMember(s *subject) bool { return s.role != "" && s.role != atrium.RoleResourceAdmin }
 func isRA(s *subject) bool     { return s.role == atrium.RoleResourceAdmin }
 func isWSAdmin(s *subject) bool {
@@ -200,7 +200,7 @@ func raOnly(ok int) func(*subject) int {
 }
 
 // Resource groups, nodes and quotas are managed by ResourceAdmin alone
-// (SPEC §1: "registers resource groups and nodes, carves quotas").
+// ("registers resource groups and nodes, carves quotas").
 func platform(ok int) func(*subject) int {
 	return func(s *subject) int {
 		if isRA(s) {
@@ -364,7 +364,7 @@ func baseMatrixCases() []matrixCase {
 }
 
 // TestPermissionMatrix sends every route as every kind of caller and checks
-// the answer against SPEC §2. It also fails when a route has no case, so new
+// the answer against the permission rules. It also fails when a route has no case, so new
 // endpoints must join the matrix.
 func TestPermissionMatrix(t *testing.T) {
 	f := setup(t)

@@ -99,7 +99,7 @@ func (c *call) checkNodeJobs(r *atrium.PipelineRun, names []string) error {
 		}
 		if n.SQL != nil && names == nil {
 			// A SQL node is a SQL job of the run's creator: only those who
-			// may submit SQL jobs start runs holding one (SPEC §2); a rerun
+			// may submit SQL jobs start runs holding one; a rerun
 			// submits it again as the same creator.
 			if err := c.authorize("MaxCompute:CreateSQLJob", authz.Resource{Kind: "workspace", WorkspaceID: c.ws.ID, ID: c.ws.ID}); err != nil {
 				return err

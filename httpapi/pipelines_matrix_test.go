@@ -9,7 +9,7 @@ import (
 	"atrium/resource"
 )
 
-// SPEC §1–2: every member reads pipelines; Admin, Developer, Operator and
+// every member reads pipelines; Admin, Developer, Operator and
 // MaxComputeDeveloper create them and change or delete their own (Admin
 // all). Runs are jobs: those four create them, creators see, terminate,
 // re-run and delete their own, everyone sees PUBLIC ones, Operator and

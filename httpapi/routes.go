@@ -199,7 +199,7 @@ func (s *Server) apiRoutes() []*route {
 
 		// DLC jobs.
 		{method: "POST", path: ws + "/jobs", code: "DLC:CreateJob", status: http.StatusCreated,
-			summary: "Submit a training job; the body is the job spec in YAML or JSON (SPEC §4). With dryRun=true nothing is created: the answer says whether and where it would run now, or why it would wait",
+			summary: "Submit a training job; the body is the job spec in YAML or JSON. With dryRun=true nothing is created: the answer says whether and where it would run now, or why it would wait",
 			query:   []param{{"dryRun", "true: answer what would happen, create nothing (200 with a DryRunResult)"}},
 			in:      atrium.JobSpec{}, out: atrium.Job{}, alt: map[int]any{http.StatusOK: DryRunResult{}}, body: "application/yaml", h: createJob},
 		{method: "GET", path: ws + "/jobs", code: "DLC:ListJobs", status: http.StatusOK,

@@ -8,7 +8,7 @@ import (
 	"atrium"
 )
 
-// SPEC §2: Admin (and Owner) and MaxComputeDeveloper submit SQL jobs;
+// Admin (and Owner) and MaxComputeDeveloper submit SQL jobs;
 // creators see and stop their own; everyone sees PUBLIC ones; Operator and
 // Admin see and stop all. Connections: Admin registers and deletes them;
 // MaxComputeDeveloper, Developer and Operator read them (never the password).

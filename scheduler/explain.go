@@ -9,7 +9,7 @@ import (
 // ReasonCode is the machine-readable cause of a workload staying queued.
 type ReasonCode string
 
-// Reason codes (SPEC §3 "Explain").
+// Reason codes.
 const (
 	// QuotaExhausted: the quota (or an ancestor, named in Reason.Quota) has
 	// less headroom than the workload requests, counting what siblings may

@@ -12,7 +12,7 @@ type candidate struct {
 	side    int  // reclaim: the victim's ancestor just below the common ancestor
 }
 
-// Preemption rules (SPEC §3):
+// Preemption rules:
 //
 //   - in-quota: e of priority ≥ PreemptorPriority preempts workloads of the
 //     same quota of priority ≤ PreemptedPriority and strictly below its own;

@@ -1,4 +1,4 @@
-// Package scheduler is Atrium's scheduling core (SPEC §3): quotas arranged in
+// Package scheduler is Atrium's scheduling core: quotas arranged in
 // a tree, per-quota queues, gang placement on nodes and preemption, as a pure
 // computation over a cluster snapshot.
 //
@@ -37,7 +37,7 @@ import (
 // NodeState is a node's readiness; only Ready nodes accept new pods.
 type NodeState string
 
-// Node states (SPEC §3).
+// Node states.
 const (
 	NodeReady    NodeState = "Ready"
 	NodeNotReady NodeState = "NotReady"
@@ -58,7 +58,7 @@ type Node struct {
 // its quota's queue.
 type QueueStrategy string
 
-// Queueing strategies (SPEC §3).
+// Queueing strategies.
 const (
 	// StrictFIFO: a workload that cannot be admitted blocks every workload
 	// behind it in its queue.
@@ -135,7 +135,7 @@ type ReclaimMode string
 
 // Reclaim modes.
 const (
-	// ReclaimLowerPriority (the default, SPEC §3): only borrowers of lower
+	// ReclaimLowerPriority (the default): only borrowers of lower
 	// priority than the reclaiming workload.
 	ReclaimLowerPriority ReclaimMode = "LowerPriority"
 	// ReclaimAny: any borrower, whatever its priority.
@@ -196,7 +196,7 @@ const (
 	PreemptPriority PreemptReason = "Priority"
 )
 
-// Preemption stops a running workload; it returns to the queue (SPEC:
+// Preemption stops a running workload; it returns to the queue (
 // Restarting → Queuing with reason Preempted).
 type Preemption struct {
 	Workload string

@@ -1,6 +1,6 @@
 package main
 
-// atrium algorithm …: versioned component specs pipelines run (SPEC §5).
+// atrium algorithm …: versioned component specs pipelines run.
 
 import (
 	"encoding/json"

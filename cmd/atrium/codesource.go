@@ -1,6 +1,6 @@
 package main
 
-// atrium code-source …: git repositories jobs mount (SPEC §5). An access
+// atrium code-source …: git repositories jobs mount. An access
 // token is read from stdin only, stored encrypted and never shown.
 
 import (

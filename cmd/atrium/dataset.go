@@ -1,6 +1,6 @@
 package main
 
-// atrium dataset …: datasets and their versions (SPEC §5).
+// atrium dataset …: datasets and their versions.
 
 import (
 	"github.com/spf13/cobra"

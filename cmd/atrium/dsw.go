@@ -1,6 +1,6 @@
 package main
 
-// atrium dsw …: DSW instances (SPEC §4), long-running interactive
+// atrium dsw …: DSW instances, long-running interactive
 // environments served on the DSW origin, apart from the console.
 
 import (

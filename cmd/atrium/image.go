@@ -1,6 +1,6 @@
 package main
 
-// atrium image …: container images registered as assets (SPEC §5).
+// atrium image …: container images registered as assets.
 
 import (
 	"github.com/spf13/cobra"

@@ -1,6 +1,6 @@
 package main
 
-// atrium job …: DLC training jobs (SPEC §4). Submitting, listing and
+// atrium job …: DLC training jobs. Submitting, listing and
 // changing jobs are here; describe is in job_describe.go and the live
 // progress of --wait in job_wait.go.
 
@@ -26,7 +26,7 @@ func newJobCmd(c *cli) *cobra.Command {
 		Short:   "Submit, watch, list and stop training jobs",
 		Long: `DLC training jobs (PyTorchJob, TFJob, MPIJob, XGBoostJob, RayJob, CustomJob)
 of the selected workspace. A job is written as YAML or JSON (see
-examples/jobs/ and SPEC §4): its roles with pod counts, images and resources,
+examples/jobs/): its roles with pod counts, images and resources,
 a command, the quota it runs under and its priority. Submitted jobs queue in
 their quota; the scheduler starts each as a gang when the quota and the
 nodes have room, and 'atrium job describe' says why a job is still waiting.
@@ -71,7 +71,7 @@ func newJobSubmitCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "submit -f FILE",
 		Short: "Submit a training job from a YAML or JSON spec",
-		Long: `Submit a training job. The spec is YAML or JSON (SPEC §4; see examples/jobs/);
+		Long: `Submit a training job. The spec is YAML or JSON (see examples/jobs/);
 -f - reads it from stdin. The server checks it against the workspace's rules
 (roles of the job type, quota bound to the workspace, your priority cap, the
 running-time cap) and answers 400 naming the field when something is wrong.

@@ -1,6 +1,6 @@
 package main
 
-// atrium model …: models, their versions, approval and lineage (SPEC §5).
+// atrium model …: models, their versions, approval and lineage.
 
 import (
 	"encoding/json"
