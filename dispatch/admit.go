@@ -86,7 +86,8 @@ func (s *Service) start(ctx context.Context, j *atrium.Job, ex executor.Executor
 			return err
 		}
 	}
-	if s.cfg.Mounts != nil {
+	if s.cfg.Mounts != nil && ex.Name() == atrium.BackendLocal {
+		// Mounts are this host's paths; a Slurm node has its own.
 		m, err := s.cfg.Mounts(ctx, j)
 		if err != nil {
 			return s.failStart(ctx, j, err)
