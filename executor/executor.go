@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,34 @@ type Task struct {
 	// RunAs is the Unix account the pods run as (slurm: mapped for the
 	// job's creator and workspace; never root); "" on other backends.
 	RunAs string
+}
+
+// Check refuses a task no backend can run as given: a job id or pod name
+// that nameOK (the backend's naming rule) refuses, an attempt below 1, no
+// pods, a pod name twice, an environment variable that cannot be set.
+func (t Task) Check(nameOK func(string) bool) error {
+	if !nameOK(t.JobID) {
+		return fmt.Errorf("job id %q cannot name an attempt here", t.JobID)
+	}
+	if t.Attempt < 1 {
+		return fmt.Errorf("attempt %d of job %s: attempts count from 1", t.Attempt, t.JobID)
+	}
+	if len(t.Pods) == 0 {
+		return fmt.Errorf("job %s has no pods", t.JobID)
+	}
+	seen := map[string]bool{}
+	for _, p := range t.Pods {
+		if !nameOK(p.Name) || seen[p.Name] {
+			return fmt.Errorf("pod name %q cannot name a pod here or appears twice", p.Name)
+		}
+		seen[p.Name] = true
+		for k, v := range p.Env {
+			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+				return fmt.Errorf("pod %s: environment variable %q cannot be set", p.Name, k)
+			}
+		}
+	}
+	return nil
 }
 
 // Mount binds a host path into a pod at Target.

@@ -396,26 +396,8 @@ func (e *Executor) podUser(imageUser string) string {
 }
 
 func validateTask(t executor.Task) error {
-	if !safeName(t.JobID) {
-		return fmt.Errorf("container: job id %q cannot name a container", t.JobID)
-	}
-	if t.Attempt < 1 {
-		return fmt.Errorf("container: attempt %d of job %s: attempts count from 1", t.Attempt, t.JobID)
-	}
-	if len(t.Pods) == 0 {
-		return fmt.Errorf("container: job %s has no pods", t.JobID)
-	}
-	seen := map[string]bool{}
-	for _, p := range t.Pods {
-		if !safeName(p.Name) || seen[p.Name] {
-			return fmt.Errorf("container: pod name %q cannot name a container or appears twice", p.Name)
-		}
-		seen[p.Name] = true
-		for k, v := range p.Env {
-			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-				return fmt.Errorf("container: pod %s: environment variable %q cannot be set", p.Name, k)
-			}
-		}
+	if err := t.Check(safeName); err != nil {
+		return fmt.Errorf("container: %w", err)
 	}
 	for _, m := range t.Mounts {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) || strings.ContainsAny(m.Source+m.Target, ",:\x00") {

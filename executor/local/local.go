@@ -254,29 +254,9 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 }
 
 func validateTask(t executor.Task) error {
-	if !safeName(t.JobID) {
-		return fmt.Errorf("local: job id %q cannot name a directory", t.JobID)
-	}
-	if t.Attempt < 1 {
-		return fmt.Errorf("local: attempt %d of job %s: attempts count from 1", t.Attempt, t.JobID)
-	}
-	if len(t.Pods) == 0 {
-		return fmt.Errorf("local: job %s has no pods", t.JobID)
-	}
-	seen := map[string]bool{}
-	for _, p := range t.Pods {
-		if !safeName(p.Name) || p.Name == taskFile {
-			return fmt.Errorf("local: pod name %q cannot name a directory", p.Name)
-		}
-		if seen[p.Name] {
-			return fmt.Errorf("local: pod name %q appears twice", p.Name)
-		}
-		seen[p.Name] = true
-		for k, v := range p.Env {
-			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-				return fmt.Errorf("local: pod %s: environment variable %q cannot be set", p.Name, k)
-			}
-		}
+	// taskFile sits beside the pods' directories.
+	if err := t.Check(func(s string) bool { return safeName(s) && s != taskFile }); err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
 	return nil
 }
