@@ -188,6 +188,18 @@ var (
 	mountPathRE = regexp.MustCompile(`^/[A-Za-z0-9._/-]*$`)
 )
 
+var (
+	gitBranchRE = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._/-]{0,254}$`)
+	gitCommitRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+)
+
+// ValidGitBranch: a branch name git takes as such, never as an option
+// (no leading '-') nor as a range ("..").
+func ValidGitBranch(s string) bool { return gitBranchRE.MatchString(s) && !strings.Contains(s, "..") }
+
+// ValidGitCommit: a hexadecimal commit id.
+func ValidGitCommit(s string) bool { return gitCommitRE.MatchString(s) }
+
 // reservedEnvs are set by Atrium for every pod.
 var reservedEnvs = map[string]bool{"RANK": true, "WORLD_SIZE": true, "MASTER_ADDR": true, "MASTER_PORT": true,
 	"LOCAL_RANK": true, "CUDA_VISIBLE_DEVICES": true, "ATRIUM_JOB_ID": true, "ATRIUM_WORKSPACE_ID": true,
@@ -300,6 +312,12 @@ func (s *JobSpec) NormalizeFor(kind string) error {
 	if c := s.CodeSource; c != nil {
 		if c.CodeSourceID == "" {
 			return FieldErrorf("codeSource.codeSourceId", "is required")
+		}
+		if c.Branch != "" && !ValidGitBranch(c.Branch) {
+			return FieldErrorf("codeSource.branch", "is not a valid branch name")
+		}
+		if c.Commit != "" && !ValidGitCommit(c.Commit) {
+			return FieldErrorf("codeSource.commit", "must be a hexadecimal commit id (7–64 characters)")
 		}
 		if !mountPathRE.MatchString(c.MountPath) {
 			return FieldErrorf("codeSource.mountPath", "must be an absolute path such as /root/code")

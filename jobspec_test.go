@@ -63,6 +63,8 @@ func TestJobSpecErrorsNameTheField(t *testing.T) {
 		{"bad accessibility", edit("priority: 5", "priority: 5\naccessibility: SHARED"), "accessibility", "PRIVATE or PUBLIC"},
 		{"bad duration", edit("maxRunningTimeMinutes: 120", "maxRunningTime: soon"), "spec", "duration"},
 		{"mpi without launcher", "jobType: MPIJob\ncommand: x\njobSpecs: [{type: Worker, podCount: 1, image: x, resources: {cpu: 1, memory: 1Gi}}]", "jobSpecs", "Launcher"},
+		{"branch as an option", edit("priority: 5", "priority: 5\ncodeSource: {codeSourceId: code-x, mountPath: /code, branch: --upload-pack=touch}"), "codeSource.branch", "not a valid branch"},
+		{"commit as an option", edit("priority: 5", "priority: 5\ncodeSource: {codeSourceId: code-x, mountPath: /code, commit: --orphan}"), "codeSource.commit", "hexadecimal"},
 		{"empty", "", "spec", "empty"},
 		{"not yaml", "jobType: [", "spec", "not valid YAML"},
 	}

@@ -415,8 +415,6 @@ type CodeSourceRequest struct {
 
 var (
 	gitRepoRE   = regexp.MustCompile(`^((https?|ssh|git|file)://\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+)$`)
-	branchRE    = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
-	commitRE    = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 	mountPathRE = regexp.MustCompile(`^/[A-Za-z0-9._/-]{0,254}$`)
 )
 
@@ -432,10 +430,10 @@ func (s *CodeSourceSpec) check(c *call, a *atrium.Asset, old assetSpec) error {
 			return atrium.FieldErrorf("repo", "must not hold credentials; give accessToken instead")
 		}
 	}
-	if s.Branch != "" && (!branchRE.MatchString(s.Branch) || strings.Contains(s.Branch, "..")) {
+	if s.Branch != "" && !atrium.ValidGitBranch(s.Branch) {
 		return atrium.FieldErrorf("branch", "is not a valid branch name")
 	}
-	if s.Commit != "" && !commitRE.MatchString(s.Commit) {
+	if s.Commit != "" && !atrium.ValidGitCommit(s.Commit) {
 		return atrium.FieldErrorf("commit", "must be a hexadecimal commit id (7–64 characters)")
 	}
 	s.MountPath = cmp.Or(s.MountPath, "/root/code")

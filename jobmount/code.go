@@ -1,6 +1,7 @@
 package jobmount
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -58,7 +59,12 @@ func (r *Resolver) codeMount(ctx context.Context, j *atrium.Job) ([]executor.Mou
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "git") {
 		return nil, fmt.Errorf("codeSource.codeSourceId: %s: only https, http and git repositories are checked out (Atrium holds no SSH keys and never reads the host's files for a job)", spec.Repo)
 	}
-	branch, commit := cmpOr(c.Branch, spec.Branch), cmpOr(c.Commit, spec.Commit)
+	branch, commit := cmp.Or(c.Branch, spec.Branch), cmp.Or(c.Commit, spec.Commit)
+	// Checked again here: they become git's arguments, and a code source
+	// stored before the rule existed is not.
+	if (branch != "" && !atrium.ValidGitBranch(branch)) || (commit != "" && !atrium.ValidGitCommit(commit)) {
+		return nil, fmt.Errorf("codeSource: branch %q or commit %q is not valid", branch, commit)
+	}
 	dir := filepath.Join(r.CodeDir, j.ID)
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
 		if err := r.clone(ctx, a, spec.Repo, branch, commit, dir); err != nil {
@@ -126,18 +132,15 @@ func (r *Resolver) clone(ctx context.Context, a *atrium.Asset, repo, branch, com
 		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
 			return err
 		}
-		return os.Chmod(p, fi.Mode().Perm()&^0o222|0o444|fi.Mode().Perm()&0o111|boolMode(fi.IsDir(), 0o555))
+		mode := fi.Mode().Perm()&^0o222 | 0o444
+		if fi.IsDir() {
+			mode |= 0o111
+		}
+		return os.Chmod(p, mode)
 	}); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dir)
-}
-
-func boolMode(b bool, m os.FileMode) os.FileMode {
-	if b {
-		return m
-	}
-	return 0
 }
 
 func lastLine(out string, err error) string {
@@ -146,13 +149,6 @@ func lastLine(out string, err error) string {
 		return l
 	}
 	return err.Error()
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // usable: an asset a job may use is in the job's workspace and PUBLIC or

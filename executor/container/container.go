@@ -501,7 +501,7 @@ func (e *Executor) createArgs(t executor.Task, p executor.PodTask, final, user s
 		m := strconv.FormatInt(p.Memory, 10)
 		args = append(args, "--memory", m, "--memory-swap", m)
 	}
-	if cdi := e.cdiGPUs(); cdi && len(p.GPUs) > 0 {
+	if len(p.GPUs) > 0 && e.cdiGPUs() {
 		for _, g := range p.GPUs {
 			args = append(args, "--device", "nvidia.com/gpu="+strconv.Itoa(g))
 		}
