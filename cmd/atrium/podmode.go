@@ -168,6 +168,9 @@ func within(path, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
+// privateMarker in the data directory says its files were made private.
+const privateMarker = ".private"
+
 // atriumEntries are what Atrium writes in the data directory.
 var atriumEntries = []string{"atrium.db", "atrium.db-wal", "atrium.db-shm", "atrium.db-journal", "admin.token", "secret.key",
 	"pods", "slurm", "pipeline-runs", "containers"}
@@ -181,6 +184,13 @@ var atriumEntries = []string{"atrium.db", "atrium.db-wal", "atrium.db-shm", "atr
 func privateDataDir(dir string, logger *slog.Logger) error {
 	if err := ownDir(dir, 0o700); err != nil {
 		return err
+	}
+	// The walk is for files an older version left: once done, what this
+	// version writes is private already, and a walk of every job's logs at
+	// every start would grow with the history.
+	marker := filepath.Join(dir, privateMarker)
+	if _, err := os.Stat(marker); err == nil {
+		return nil
 	}
 	fixed := 0
 	for _, name := range atriumEntries {
@@ -210,7 +220,7 @@ func privateDataDir(dir string, logger *slog.Logger) error {
 	if fixed > 0 {
 		logger.Info("made Atrium's files in the data directory private (directories 0700, files without group or other permissions)", "dir", dir, "changed", fixed)
 	}
-	return nil
+	return os.WriteFile(marker, nil, 0o600)
 }
 
 // ownDir makes dir (and missing parents) with perm, or gives an existing
