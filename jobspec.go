@@ -193,6 +193,13 @@ var (
 	gitCommitRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 )
 
+// imageRefRE is an OCI image reference, loosely: what podman takes as an
+// image name, never as one of its options.
+var imageRefRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$`)
+
+// ValidImageRef reports whether s can name an image.
+func ValidImageRef(s string) bool { return imageRefRE.MatchString(s) }
+
 // ValidGitBranch: a branch name git takes as such, never as an option
 // (no leading '-') nor as a range ("..").
 func ValidGitBranch(s string) bool { return gitBranchRE.MatchString(s) && !strings.Contains(s, "..") }
@@ -277,6 +284,9 @@ func (s *JobSpec) NormalizeFor(kind string) error {
 		}
 		if strings.TrimSpace(r.Image) == "" {
 			return FieldErrorf(f+".image", "is required, e.g. pytorch:2.4-cuda12")
+		}
+		if !ValidImageRef(r.Image) {
+			return FieldErrorf(f+".image", "must be an image reference such as registry.example.com/team/trainer:1.0 (letters, digits and . _ - / : @ +, not starting with '-')")
 		}
 		v, err := r.Resources.Vector(f + ".resources")
 		if err != nil {

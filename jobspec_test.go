@@ -65,6 +65,7 @@ func TestJobSpecErrorsNameTheField(t *testing.T) {
 		{"mpi without launcher", "jobType: MPIJob\ncommand: x\njobSpecs: [{type: Worker, podCount: 1, image: x, resources: {cpu: 1, memory: 1Gi}}]", "jobSpecs", "Launcher"},
 		{"branch as an option", edit("priority: 5", "priority: 5\ncodeSource: {codeSourceId: code-x, mountPath: /code, branch: --upload-pack=touch}"), "codeSource.branch", "not a valid branch"},
 		{"commit as an option", edit("priority: 5", "priority: 5\ncodeSource: {codeSourceId: code-x, mountPath: /code, commit: --orphan}"), "codeSource.commit", "hexadecimal"},
+		{"image as an option", edit("image: pytorch:2.4-cuda12", "image: --privileged"), "jobSpecs[0].image", "image reference"},
 		{"empty", "", "spec", "empty"},
 		{"not yaml", "jobType: [", "spec", "not valid YAML"},
 	}

@@ -65,8 +65,8 @@ func ValidateUnixAccount(field, name string) error {
 	if !unixAccountRE.MatchString(name) {
 		return FieldErrorf(field, "must be a Unix account name: 1–32 letters, digits, '_', '.' or '-', starting with a letter or '_' (got %q)", name)
 	}
-	if u, err := user.Lookup(name); err == nil && u.Uid == "0" {
-		return FieldErrorf(field, "must not be root (uid 0): %q has uid 0 on this host, and Atrium never runs jobs as root; give a non-root Unix account", name)
+	if u, err := user.Lookup(name); err == nil && (u.Uid == "0" || u.Gid == "0") {
+		return FieldErrorf(field, "must not be root (uid 0) nor in root's group (gid 0): %q is on this host, and Atrium never runs jobs as root; give a non-root Unix account", name)
 	}
 	return nil
 }

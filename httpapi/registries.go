@@ -7,6 +7,7 @@ package httpapi
 // list names and hosts, to know which images can be pulled.
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -116,16 +117,14 @@ func (c *call) checkRegistryTaken(id, name, host string) error {
 		switch {
 		case r.ID == id:
 		case r.Name == name:
-			return &atrium.Error{Code: atrium.ECONFLICT, Field: "name", Message: "name: a registry named " + quote(name) + " is already registered"}
+			return &atrium.Error{Code: atrium.ECONFLICT, Field: "name", Message: fmt.Sprintf("name: a registry named %q is already registered", name)}
 		case r.Host == host:
 			return &atrium.Error{Code: atrium.ECONFLICT, Field: "host",
-				Message: "host: " + quote(host) + " is already registered as registry " + quote(r.Name) + "; change that one instead"}
+				Message: fmt.Sprintf("host: %q is already registered as registry %q; change that one instead", host, r.Name)}
 		}
 	}
 	return nil
 }
-
-func quote(s string) string { return `"` + s + `"` }
 
 func createRegistry(c *call) (any, error) {
 	var req RegistryRequest

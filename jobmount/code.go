@@ -21,8 +21,8 @@ import (
 // EnvCodeDir names where a job's code source checkout is in its pods.
 const EnvCodeDir = "ATRIUM_CODE_DIR"
 
-// cloneTimeout bounds one checkout (the start waits for it).
-const cloneTimeout = 5 * time.Minute
+// cloneTimeout bounds one checkout: the scheduling loop waits for it.
+const cloneTimeout = time.Minute
 
 // Opener unseals a code source's access token (secret.Box).
 type Opener interface {

@@ -101,6 +101,13 @@ func TestCodeSourceCheckedOutReadOnly(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(m[0].Source, "train.py")); err != nil || string(b) != "print('train')\n" {
 		t.Fatalf("checkout content: %q %v", b, err)
 	}
+	// Read-only for everyone: the pods mount it, the job's user may not
+	// change it between attempts.
+	for _, p := range []string{m[0].Source, filepath.Join(m[0].Source, "train.py")} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o222 != 0 || fi.Mode().Perm()&0o444 != 0o444 {
+			t.Errorf("%s: mode %v %v, want readable by all and writable by none", p, fi.Mode(), err)
+		}
+	}
 	cfg, _ := os.ReadFile(filepath.Join(m[0].Source, ".git", "config"))
 	if bytes.Contains(cfg, []byte(token)) {
 		t.Fatal("the access token was written into the checkout")

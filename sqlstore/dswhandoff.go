@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,7 +45,7 @@ func (db *DB) RedeemDSWHandoff(ctx context.Context, hash string) (*atrium.DSWHan
 	var exp int64
 	err = tx.queryRow(ctx, "DELETE FROM dsw_handoffs WHERE token_hash = ? RETURNING instance_id, workspace_id, user_id, expires_at", hash).
 		Scan(&h.InstanceID, &h.WorkspaceID, &h.UserID, &exp)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, atrium.Errorf(atrium.ENOTFOUND, "DSW handoff not found: unknown or already used") // never echo the hash
 	} else if err != nil {
 		return nil, fmt.Errorf("redeem DSW handoff: %w", err)

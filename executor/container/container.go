@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"atrium"
 	"atrium/executor"
 	"atrium/executor/internal/statefile"
 )
@@ -297,6 +298,10 @@ func (e *Executor) Start(ctx context.Context, t executor.Task) (executor.Handle,
 		}
 		if img == "" {
 			return executor.Handle{}, &executor.ImagePullError{Image: "(none)", Err: fmt.Errorf("pod %s names no image", p.Name)}
+		}
+		if !atrium.ValidImageRef(img) {
+			// Checked at submission too; here it is podman's argument.
+			return executor.Handle{}, &executor.ImagePullError{Image: img, Err: errors.New("not an image reference")}
 		}
 		u, err := e.ensureImage(ctx, img)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,8 +48,8 @@ func lookupAccount(t executor.Task) (*account, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("slurm: Unix account %q: %w", t.RunAs, err)
 	}
-	if uid == 0 {
-		return nil, fmt.Errorf("slurm: the Unix account %q of job %s is root (uid 0); Slurm jobs never run as root", t.RunAs, t.JobID)
+	if uid == 0 || gid == 0 {
+		return nil, fmt.Errorf("slurm: the Unix account %q of job %s is root (uid 0) or in root's group (it has uid %d, gid %d); Slurm jobs never run as either", t.RunAs, t.JobID, uid, gid)
 	}
 	a := &account{Name: u.Username, UID: uint32(uid), GID: uint32(gid), Home: u.HomeDir}
 	if euid := os.Geteuid(); euid != 0 {
@@ -89,7 +90,7 @@ func (a *account) searchBlocker(dir string) string {
 		switch {
 		case st.Uid == a.UID:
 			ok = perm&0o100 != 0
-		case st.Gid == a.GID || containsID(a.Groups, st.Gid):
+		case st.Gid == a.GID || slices.Contains(a.Groups, st.Gid):
 			ok = perm&0o010 != 0
 		default:
 			ok = perm&0o001 != 0
@@ -101,15 +102,6 @@ func (a *account) searchBlocker(dir string) string {
 			return ""
 		}
 	}
-}
-
-func containsID(ids []uint32, id uint32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // give hands path to the account (nothing when it is Atrium's own).
