@@ -49,7 +49,7 @@ func lookupAccount(t executor.Task) (*account, error) {
 		return nil, fmt.Errorf("slurm: Unix account %q: %w", t.RunAs, err)
 	}
 	if uid == 0 || gid == 0 {
-		return nil, fmt.Errorf("slurm: the Unix account %q of job %s is root (uid 0) or in root's group (it has uid %d, gid %d); Slurm jobs never run as either", t.RunAs, t.JobID, uid, gid)
+		return nil, fmt.Errorf("slurm: the Unix account %q of job %s is root (uid 0) or in root's group (it has uid %d, gid %d); Slurm jobs never run as root or in its group", t.RunAs, t.JobID, uid, gid)
 	}
 	a := &account{Name: u.Username, UID: uint32(uid), GID: uint32(gid), Home: u.HomeDir}
 	if euid := os.Geteuid(); euid != 0 {
